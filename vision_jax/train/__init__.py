@@ -1,0 +1,1 @@
+"""Generic training machinery: state, loop, parallel (mesh/sharding), checkpoint, writer."""

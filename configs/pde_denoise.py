@@ -1,0 +1,38 @@
+"""Classical PDE denoising (heat, Perona-Malik, MPMC, ZG, tensor, TV) against scikit-image and BM3D.
+
+Run:   python -m vision_jax.main --config=configs/pde_denoise.py --workdir=runs/pde
+Small: python -m vision_jax.main --config=configs/pde_denoise.py:small --workdir=runs/pde_small
+Set12: ... --config.data_dir=../shared/data/denoise/Set12 --config.noise.sigma=25
+"""
+
+import ml_collections
+
+from vision_jax.config_utils import parse_arg
+
+
+def get_config(arg=None):
+  a = parse_arg(arg, small=False, noise="awgn")
+  c = ml_collections.ConfigDict()
+  c.task = "pde_denoise"
+  c.seed = 0
+  c.noise = ml_collections.ConfigDict({"kind": a["noise"], "sigma": 25.0, "looks": 4.0, "lam": 30.0})
+  c.data = ml_collections.ConfigDict({
+      "val": "bundled:camera",
+      "test": "bundled:coins,moon,astronaut,coffee,clock,page",
+      "max_size": 128 if a["small"] else 256,
+  })
+  c.data_dir = ""  # a folder of images replaces data.test (e.g. Set12)
+  c.priors = "heat,perona_malik,mpmc,zg,tensor,tv"
+  c.baselines = "tv_chambolle,nl_means,wavelet,bm3d"
+  c.max_steps = 60 if a["small"] else 150
+  c.dt_fraction = 0.9  # dt = fraction * the prior's explicit stability limit
+  c.fidelity = 0.0
+  # Parameters swept on the validation image (others keep the prior's defaults).
+  c.tune = ml_collections.ConfigDict({
+      "perona_malik": {"K": [0.02, 0.05, 0.1]},
+      "mpmc": {"K": [0.5, 1.0, 2.0]},
+      "zg": {"K": [0.02, 0.05, 0.1]},
+      "tensor": {"K": [0.02, 0.05]},
+      "tv": {"eps": [0.05, 0.1]},
+  })
+  return c

@@ -1,0 +1,177 @@
+"""The generic training loop every task reuses: jit + NamedSharding, orbax resume, JSONL + tqdm.
+
+A task describes its problem with a `TrainProblem` and calls `fit`. The loss function sees one global
+batch; under jit with a data-sharded batch, means over the batch are global means, so the result is
+the same on 1 or many devices (up to float reduction order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any, Callable
+
+import jax
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from vision_jax.train import checkpoint, parallel, state as state_lib, writer as writer_lib
+
+
+@dataclasses.dataclass
+class TrainProblem:
+  """What `fit` needs from a task.
+
+  model: a Flax Linen module, apply(variables, x, train=...) -> (output, aux).
+  example_input: host array (N, ...) used to initialise parameters.
+  loss_fn: (params, batch_stats, batch, rng) -> (loss, (metrics: dict, new_batch_stats)); pure, jittable.
+  batch_fn: step -> host batch (a dict of arrays with a leading batch axis); a pure function of the
+    step, so a resumed run sees exactly the batches an uninterrupted one would.
+  eval_fn: optional (state, step) -> dict of scalars, run every config.train.eval_every steps.
+  """
+  model: Any
+  example_input: Any
+  loss_fn: Callable
+  batch_fn: Callable[[int], dict]
+  eval_fn: Callable | None = None
+
+
+@dataclasses.dataclass
+class TrainResult:
+  state: dict
+  metrics: dict
+  start_step: int
+  seconds: float
+
+
+def make_train_step(loss_fn, tx):
+  """The un-jitted update: grads of loss_fn, optax update, step += 1. RNG is folded with the step."""
+
+  def train_step(state, batch, base_rng):
+    rng = jax.random.fold_in(base_rng, state["step"])
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    (loss, (metrics, new_batch_stats)), grads = grad_fn(state["params"], state["batch_stats"], batch, rng)
+    updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+    new_state = {
+        "params": optax.apply_updates(state["params"], updates),
+        "opt_state": opt_state,
+        "step": state["step"] + 1,
+        "batch_stats": new_batch_stats,
+    }
+    return new_state, {**metrics, "loss": loss, "grad_norm": optax.global_norm(grads)}
+
+  return train_step
+
+
+def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "train") -> TrainResult:
+  """Trains for config.train.steps steps (resuming from workdir/checkpoints if present).
+
+  Config fields: seed, train.{steps, log_every, checkpoint_every, eval_every, progress},
+  optim.{name, lr, schedule, ...}, mesh, tensorboard. Raises FloatingPointError on a NaN/Inf loss,
+  leaving the last good checkpoint in place.
+  """
+  tcfg = config.train
+  total = int(tcfg.steps)
+  mesh = mesh or parallel.make_mesh(config.get("mesh", [("data", -1)]))
+  tx = state_lib.make_optimizer(config.optim, total)
+  rng = jax.random.PRNGKey(int(config.seed))
+  init_rng, step_rng = jax.random.split(rng)
+  repl = parallel.replicated(mesh)
+
+  init = lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input)
+  abstract = jax.eval_shape(init, init_rng)
+  state_sharding = jax.tree.map(lambda _: repl, abstract)
+  abstract = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, state_sharding)
+
+  manager = checkpoint.make_manager(workdir, max_to_keep=int(tcfg.get("keep_checkpoints", 2)))
+  state, start = checkpoint.restore_latest(manager, abstract)
+  if state is None:
+    state = jax.jit(init, out_shardings=state_sharding)(init_rng)
+    start = 0
+
+  step_fn = jax.jit(make_train_step(problem.loss_fn, tx), donate_argnums=(0,),
+                    out_shardings=(state_sharding, repl))
+  log_every = max(int(tcfg.get("log_every", 50)), 1)
+  ckpt_every = max(int(tcfg.get("checkpoint_every", 500)), 1)
+  eval_every = int(tcfg.get("eval_every", 0))
+  writer = writer_lib.make_writer(workdir, bool(config.get("tensorboard", False)), jax.process_index() == 0)
+  last_saved = start if start else None
+  metrics_host: dict = {}
+  t0 = time.time()
+  bar = tqdm(total=total, initial=start, desc=desc, unit="step", dynamic_ncols=True,
+             disable=not bool(tcfg.get("progress", True)))
+  try:
+    for step in range(start, total):
+      batch = parallel.shard_batch(problem.batch_fn(step), mesh)
+      state, metrics = step_fn(state, batch, step_rng)
+      done = step + 1
+      if done % log_every == 0 or done % ckpt_every == 0 or done == total:
+        metrics_host = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        _check_finite_loss(metrics_host, done, last_saved, manager.directory)
+        writer.write(done, {f"train/{k}": v for k, v in metrics_host.items()})
+        bar.set_postfix(loss=f"{metrics_host['loss']:.4g}")
+      if problem.eval_fn is not None and eval_every and done % eval_every == 0:
+        writer.write(done, {f"eval/{k}": v for k, v in problem.eval_fn(state, done).items()})
+      if done % ckpt_every == 0 or done == total:
+        checkpoint.save(manager, done, state)
+        last_saved = done
+      bar.update(1)
+  finally:
+    bar.close()
+    manager.wait_until_finished()
+    writer.close()
+  return TrainResult(state=state, metrics=metrics_host, start_step=start, seconds=time.time() - t0)
+
+
+def _check_finite_loss(metrics: dict, step: int, last_saved, directory) -> None:
+  loss = metrics.get("loss", 0.0)
+  if not np.isfinite(loss):
+    kept = f"last good checkpoint (step {last_saved}) kept in {directory}" if last_saved else \
+        "no checkpoint had been written yet"
+    raise FloatingPointError(f"training loss became {loss} at step {step}; stopping; {kept}. "
+                             "Lower optim.lr or check the data.")
+
+
+def restore_state(problem: TrainProblem, config, workdir: str, mesh=None) -> tuple[dict, int]:
+  """Loads the newest checkpoint of workdir for evaluation; errors clearly if there is none."""
+  mesh = mesh or parallel.make_mesh(config.get("mesh", [("data", -1)]))
+  tx = state_lib.make_optimizer(config.optim, int(config.train.steps))
+  init = lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input)
+  abstract = jax.eval_shape(init, jax.random.PRNGKey(0))
+  repl = parallel.replicated(mesh)
+  abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=repl), abstract)
+  if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+    raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints; train first (--mode=train)")
+  state, step = checkpoint.restore_latest(checkpoint.make_manager(workdir), abstract)
+  if state is None:
+    raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints; train first (--mode=train)")
+  return state, step
+
+
+def fit_in_memory(problem: TrainProblem, config, steps: int, *, snapshot_every: int = 0,
+                  snapshot_fn: Callable | None = None, seed: int | None = None, desc: str = "fit"):
+  """Short fits kept in memory (no checkpoints): the per-image oracle and zero-shot protocols.
+
+  Uses the same train step as `fit`. snapshot_fn(state, step) -> value is called every
+  snapshot_every steps (and at step 0 and the end); returns (state, [(step, value), ...], metrics).
+  """
+  tx = state_lib.make_optimizer(config.optim, steps)
+  rng = jax.random.PRNGKey(int(config.seed if seed is None else seed))
+  init_rng, step_rng = jax.random.split(rng)
+  state = state_lib.init_state(problem.model, tx, init_rng, problem.example_input)
+  step_fn = jax.jit(make_train_step(problem.loss_fn, tx), donate_argnums=(0,))
+  snapshots, metrics = [], {}
+  if snapshot_fn is not None:
+    snapshots.append((0, snapshot_fn(state, 0)))
+  for step in tqdm(range(steps), desc=desc, unit="step", leave=False,
+                   disable=not bool(config.train.get("progress", True))):
+    state, metrics = step_fn(state, problem.batch_fn(step), step_rng)
+    done = step + 1
+    if snapshot_fn is not None and ((snapshot_every and done % snapshot_every == 0) or done == steps):
+      snapshots.append((done, snapshot_fn(state, done)))
+  metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+  if metrics and not np.isfinite(metrics["loss"]):
+    raise FloatingPointError(f"loss became {metrics['loss']} in a per-image fit; lower optim.lr")
+  return state, snapshots, metrics

@@ -1,0 +1,72 @@
+"""Train state as a plain pytree, and the optax optimizer built from the config."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "lamb")
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "onecycle")
+
+
+def make_schedule(optim_cfg, total_steps: int) -> optax.Schedule:
+  """Learning-rate schedule (step -> lr) from config.optim: constant / cosine / warmup_cosine / onecycle."""
+  lr = float(optim_cfg.lr)
+  name = optim_cfg.get("schedule", "constant")
+  warmup = int(optim_cfg.get("warmup_steps", 0))
+  total = max(int(total_steps), 1)
+  if name == "constant":
+    return optax.constant_schedule(lr)
+  if name == "cosine":
+    return optax.cosine_decay_schedule(lr, total, alpha=float(optim_cfg.get("final_lr_fraction", 0.0)))
+  if name == "warmup_cosine":
+    return optax.warmup_cosine_decay_schedule(0.0, lr, min(warmup, total - 1) if total > 1 else 0, total,
+                                              end_value=lr * float(optim_cfg.get("final_lr_fraction", 0.0)))
+  if name == "onecycle":
+    return optax.cosine_onecycle_schedule(total, lr)
+  raise ValueError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
+
+
+def make_optimizer(optim_cfg, total_steps: int) -> optax.GradientTransformation:
+  """optax optimizer from config.optim (name, lr, schedule, weight_decay, grad_clip, momentum)."""
+  name = optim_cfg.get("name", "adam")
+  schedule = make_schedule(optim_cfg, total_steps)
+  wd = float(optim_cfg.get("weight_decay", 0.0))
+  if name == "adam":
+    tx = optax.adam(schedule)
+  elif name == "adamw":
+    tx = optax.adamw(schedule, weight_decay=wd)
+  elif name == "sgd":
+    tx = optax.sgd(schedule, momentum=float(optim_cfg.get("momentum", 0.9)), nesterov=True)
+  elif name == "lamb":
+    tx = optax.lamb(schedule, weight_decay=wd)
+  else:
+    raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+  clip = float(optim_cfg.get("grad_clip", 0.0))
+  return optax.chain(optax.clip_by_global_norm(clip), tx) if clip > 0 else tx
+
+
+def init_state(model, tx, rng, example_input) -> dict:
+  """Train state {params, opt_state, step, batch_stats} for `model` on an example input (N, ...)."""
+  variables = model.init(rng, example_input, train=False)
+  params = variables["params"]
+  return {
+      "params": params,
+      "opt_state": tx.init(params),
+      "step": jnp.zeros((), jnp.int32),
+      "batch_stats": variables.get("batch_stats", {}),
+  }
+
+
+def model_variables(state: dict) -> dict:
+  """The variables dict that model.apply expects, from a train state."""
+  variables = {"params": state["params"]}
+  if jax.tree.leaves(state.get("batch_stats", {})):
+    variables["batch_stats"] = state["batch_stats"]
+  return variables
+
+
+def count_params(tree) -> int:
+  """Number of scalars in a pytree of arrays (or ShapeDtypeStructs)."""
+  return int(sum(x.size for x in jax.tree.leaves(tree)))
