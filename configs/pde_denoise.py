@@ -24,7 +24,8 @@ def get_config(arg=None):
   c.data_dir = ""  # a folder of images replaces data.test (e.g. Set12)
   c.priors = "heat,perona_malik,mpmc,zg,tensor,tv"
   c.baselines = "tv_chambolle,nl_means,wavelet,bm3d"
-  c.max_steps = 60 if a["small"] else 150
+  c.max_time = 15.0  # longest diffusion time tried (pixel^2 units); the stopping step is tuned below it
+  c.max_steps = 1500  # cap on explicit steps per candidate
   c.dt_fraction = 0.9  # dt = fraction * the prior's explicit stability limit
   c.fidelity = 0.0
   # Parameters swept on the validation image (others keep the prior's defaults).

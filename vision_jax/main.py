@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 FLAGS = flags.FLAGS
@@ -37,6 +37,7 @@ def run(config, workdir: str, mode: str):
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   from vision_jax.train import parallel
   parallel.maybe_initialize_distributed(bool(FLAGS.config.get("distributed", False)))
   try:

@@ -33,12 +33,15 @@ def _param_grid(prior_name: str, tune_cfg) -> list[dict]:
   return [{**defaults, **dict(zip(keys, values))} for values in itertools.product(*(sweep[k] for k in keys))]
 
 
-def _stable_dt(prior_name: str, params: dict, fraction: float) -> float:
-  return float(fraction * priors_lib.get_prior(prior_name).stability_limit(params))
+def _stable_dt(prior_name: str, params: dict, fraction: float, fidelity: float) -> float:
+  return float(fraction * solvers.stability_limit(prior_name, fidelity, **params))
 
 
 def tune_prior(prior_name: str, clean: np.ndarray, noisy: np.ndarray, config) -> dict:
   """Grid search over parameters and stopping step on one validation pair; returns the best setting.
+
+  Each candidate runs up to diffusion time config.max_time (pixel^2 units), capped at
+  config.max_steps explicit steps, so priors with small stable dt (TV) get as much time as the others.
 
   clean, noisy: (H, W, 1). Returns {'params', 'dt', 'steps', 'val_psnr'}.
   """
@@ -46,8 +49,9 @@ def tune_prior(prior_name: str, clean: np.ndarray, noisy: np.ndarray, config) ->
   ref = jnp.asarray(clean)
   best = {"val_psnr": -np.inf}
   for params in _param_grid(prior_name, config.tune):
-    dt = _stable_dt(prior_name, params, config.dt_fraction)
-    traj = solvers.solve(u0, prior_name, int(config.max_steps), dt, return_trajectory=True,
+    dt = _stable_dt(prior_name, params, config.dt_fraction, float(config.fidelity))
+    steps = int(min(np.ceil(float(config.max_time) / dt), int(config.max_steps)))
+    traj = solvers.solve(u0, prior_name, steps, dt, return_trajectory=True,
                          fidelity=float(config.fidelity), **params)
     psnrs = np.asarray(jax.vmap(lambda u: image_metrics.psnr(jnp.clip(u, 0, 1)[..., None], ref))(traj))
     k = int(np.nanargmax(psnrs))

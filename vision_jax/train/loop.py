@@ -160,7 +160,7 @@ def fit_in_memory(problem: TrainProblem, config, steps: int, *, snapshot_every: 
   tx = state_lib.make_optimizer(config.optim, steps)
   rng = jax.random.PRNGKey(int(config.seed if seed is None else seed))
   init_rng, step_rng = jax.random.split(rng)
-  state = state_lib.init_state(problem.model, tx, init_rng, problem.example_input)
+  state = jax.jit(lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input))(init_rng)
   step_fn = jax.jit(make_train_step(problem.loss_fn, tx), donate_argnums=(0,))
   snapshots, metrics = [], {}
   if snapshot_fn is not None:
