@@ -35,6 +35,7 @@ def get_config(arg=None):
       "looks": "1,4,8",
       "sigmas": "15,25,50",
       "counts": "1,5,10,50,400",
+      "dncnn_steps": 0,  # 0 = same as train.steps (the same step budget)
   })
   if a["small"]:
     c.train.steps = 150

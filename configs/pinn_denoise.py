@@ -7,7 +7,7 @@ Zero-shot: ...:small,protocol=zeroshot   (noisy test image only)
 Train400 -> Set12: --config.data.train_dir=../shared/data/denoise/Train400 --config.eval.data_dir=../shared/data/denoise/Set12
 Evaluate a trained workdir: --mode=eval --config.eval.data_dir=DIR
 
-Arguments: backbone (unet, resunet, u2net, resu2net, dncnn, tnrd), prior (heat, perona_malik, mpmc,
+Arguments: backbone (unet, resunet, u2net, resu2net, dncnn, tnrd, coord_mlp: zero-shot only), prior (heat, perona_malik, mpmc,
 zg, tensor, tv, none), noise (awgn, poisson_gaussian, speckle, speckle_amplitude), protocol (heldout,
 oracle, zeroshot), small.
 """
@@ -24,6 +24,8 @@ MODELS = {
     "resu2net": ({"output": "residual"}, {"mid": 4, "features": 16, "heights": (4, 4, 3, 3), "output": "residual"}),
     "dncnn": ({"depth": 17, "features": 64}, {"depth": 8, "features": 32}),
     "tnrd": ({"stages": 5, "num_filters": 24, "kernel_size": 5}, {"stages": 3, "num_filters": 8, "kernel_size": 5}),
+    "coord_mlp": ({"width": 128, "depth": 4, "num_fourier": 128, "fourier_scale": 10.0},
+                  {"width": 64, "depth": 3, "num_fourier": 64, "fourier_scale": 8.0}),
 }
 
 
@@ -77,6 +79,10 @@ def get_config(arg=None):
                                        "warmup_steps": 0, "weight_decay": 0.0, "grad_clip": 1.0})
   c.oracle = ml_collections.ConfigDict({"steps": 150 if small else 500})  # Algorithm 1: 500 epochs
   c.zeroshot = ml_collections.ConfigDict({"steps": 150 if small else 500, "snapshot_every": 10})
+  # The coordinate PINN u(x, y, t) (backbone=coord_mlp, protocol=zeroshot): IC + autodiff PDE + BC.
+  c.coord = ml_collections.ConfigDict({"time": 1.0, "points": 512, "steps": 300 if small else 3000,
+                                       "weights": {"ic": 1.0, "pde": 1.0, "bc": 0.1},
+                                       "bc_kind": "neumann", "bc_value": 0.0})
   c.mesh = [("data", -1)]
   c.distributed = False
   c.tensorboard = False

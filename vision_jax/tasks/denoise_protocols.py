@@ -36,6 +36,9 @@ def discrepancy_choice(snapshots: list, noisy: np.ndarray, target_mse: float) ->
 def fit_one(config, model, multiple: int, noisy: np.ndarray, clean: np.ndarray | None, protocol: str,
             seed: int) -> tuple[np.ndarray, dict]:
   """Fits one image under `protocol`; returns (denoised (H, W, 1), info)."""
+  if config.backbone == "coord_mlp":  # the coordinate PINN: IC = noisy image, autodiff PDE residual
+    from vision_jax.tasks import coord_pinn
+    return coord_pinn.fit(noisy, config, seed)
   batch = per_image_batch(noisy, clean if protocol == "oracle" else None, multiple)
   weights = pinn_model.loss_weights(config, protocol)
   loss_fn = pinn_model.make_loss_fn(model, config, weights)

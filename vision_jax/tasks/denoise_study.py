@@ -143,8 +143,9 @@ def table6(config, workdir: str) -> str:
   for sigma in sigmas:
     noise = {"noise.kind": "awgn", "noise.sigma": sigma}
     ours = sub_run(config, workdir, f"sigma{sigma:g}-{config.backbone}-{config.prior}", **noise)
+    dncnn_steps = int(config.study.get("dncnn_steps") or config.train.steps)
     dncnn = sub_run(config, workdir, f"sigma{sigma:g}-dncnn", backbone="dncnn", prior="none",
-                    **{**noise, "eval.baselines": "", "eval.classical_prior": ""})
+                    **{**noise, "eval.baselines": "", "eval.classical_prior": "", "train.steps": dncnn_steps})
     merged = {k: v for k, v in ours.items() if k != "_info"}
     merged.update({k: v for k, v in dncnn.items() if k not in ("_info", "noisy input")})
     header, rows = common.results_rows(merged, [f"#{i + 1}" for i in range(len(merged["noisy input"]["psnr"]))])
@@ -152,7 +153,7 @@ def table6(config, workdir: str) -> str:
     summary[sigma] = {m: _mean(r) for m, r in merged.items()}
     lines += [f"## sigma = {sigma:g}", "", report.markdown_table(header, rows), "",
               f"Training time: ours {ours['_info'].get('train_seconds', 0):.0f} s, DnCNN {dncnn['_info'].get('train_seconds', 0):.0f} s "
-              f"({config.train.steps} steps each)." + (f" Difference to BM3D: ours {summary[sigma][next(iter(ours))] - bm3d:+.2f} dB, "
+              f"({config.train.steps} and {dncnn_steps} steps)." + (f" Difference to BM3D: ours {summary[sigma][next(iter(ours))] - bm3d:+.2f} dB, "
                                                        f"DnCNN {_mean(merged[next(k for k in dncnn if k not in ('_info', 'noisy input'))]) - bm3d:+.2f} dB." if bm3d else ""), ""]
   report.write_json(os.path.join(workdir, "table6.json"), summary)
   return "\n".join(lines)

@@ -16,7 +16,7 @@ from vision_jax.models.denoisers import u2net as u2net_lib
 from vision_jax.pde import priors as priors_lib
 from vision_jax.tasks import denoise_common as common
 
-BACKBONES = ("unet", "resunet", "u2net", "resu2net", "dncnn", "tnrd")
+BACKBONES = ("unet", "resunet", "u2net", "resu2net", "dncnn", "tnrd", "coord_mlp")
 PROTOCOLS = ("heldout", "oracle", "zeroshot")
 
 
@@ -28,6 +28,9 @@ def validate(config) -> None:
     priors_lib.get_prior(config.prior)
   if config.protocol not in PROTOCOLS:
     raise ValueError(f"unknown protocol {config.protocol!r}; valid: {', '.join(PROTOCOLS)}")
+  if config.backbone == "coord_mlp" and config.protocol != "zeroshot":
+    raise ValueError(f"backbone 'coord_mlp' (the coordinate PINN u(x, y, t)) fits one noisy image; it runs only "
+                     f"with protocol=zeroshot, not {config.protocol!r}")
   if config.loss.pde_form not in pinn_loss.PDE_FORMS:
     raise ValueError(f"unknown loss.pde_form {config.loss.pde_form!r}; valid: {', '.join(pinn_loss.PDE_FORMS)}")
   common.noise_kwargs(config.noise)
@@ -42,6 +45,8 @@ def build_model(config):
     raise ValueError(f"config.model.{config.backbone} has a field the backbone does not take ({e})") from None
   if config.backbone in ("unet", "resunet"):
     multiple = 2 ** (len(model.features) - 1)
+  elif config.backbone == "coord_mlp":
+    return model, 1
   elif config.backbone in ("u2net", "resu2net"):
     multiple = u2net_lib.required_multiple(model.heights)
   else:

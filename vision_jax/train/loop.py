@@ -175,3 +175,22 @@ def fit_in_memory(problem: TrainProblem, config, steps: int, *, snapshot_every: 
   if metrics and not np.isfinite(metrics["loss"]):
     raise FloatingPointError(f"loss became {metrics['loss']} in a per-image fit; lower optim.lr")
   return state, snapshots, metrics
+
+
+def seconds_per_step(problem: TrainProblem, config, n: int = 5) -> float:
+  """Wall-clock seconds of one jitted train step (compilation excluded), on the configured mesh.
+
+  Used to turn a time budget into a step count, so schedules (cosine) still complete.
+  """
+  mesh = parallel.make_mesh(config.get("mesh", [("data", -1)]))
+  tx = state_lib.make_optimizer(config.optim, 1000)
+  state = jax.jit(lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input))(jax.random.PRNGKey(0))
+  step_fn = jax.jit(make_train_step(problem.loss_fn, tx), donate_argnums=(0,))
+  rng = jax.random.PRNGKey(1)
+  state, m = step_fn(state, parallel.shard_batch(problem.batch_fn(0), mesh), rng)
+  jax.block_until_ready(m)
+  t0 = time.perf_counter()
+  for s in range(1, n + 1):
+    state, m = step_fn(state, parallel.shard_batch(problem.batch_fn(s), mesh), rng)
+  jax.block_until_ready(m)
+  return (time.perf_counter() - t0) / n

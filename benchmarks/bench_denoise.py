@@ -1,0 +1,93 @@
+"""Standard denoising benchmark (issue 4, Table 6 analogue): train under a time budget, then compare
+per-image PSNR on a test folder with DnCNN (same budget), BM3D, scikit-image TV / NL-means / wavelet and
+a tuned classical PDE prior, all on the same noisy inputs, measured in this run.
+
+  .venv/bin/python benchmarks/bench_denoise.py --train_dir ../shared/data/denoise/Train400 \
+      --test_dir ../shared/data/denoise/Set12 --sigmas 15,25,50 --budget_minutes 120
+
+The budget is per trained model and sigma: the step time of each model is measured first and the step
+count set so training fits the budget (the cosine schedule then completes). Workdirs are reused, so a
+rerun with the same --workdir only evaluates.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_study_config():
+  spec = importlib.util.spec_from_file_location("study_cfg", os.path.join(ROOT, "configs", "denoise_study.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def budget_steps(config, backbone: str, prior: str, budget_s: float) -> tuple[int, float]:
+  """Steps that fit in budget_s for this backbone (measured on the training pipeline itself)."""
+  import copy
+  from vision_jax.tasks import denoise_common as common, pinn_denoise, pinn_model
+  from vision_jax.train import loop
+  cfg = copy.deepcopy(config)
+  cfg.backbone, cfg.prior = backbone, prior
+  model, multiple = pinn_model.build_model(cfg)
+  pixels = [im.pixels for im in pinn_denoise.load_train_images(cfg)]
+  val = common.make_test_set(cfg.data.val, cfg.noise, 0, cfg.data.max_size)
+  problem = pinn_denoise.heldout_problem(cfg, model, pixels, val, multiple)
+  sec = loop.seconds_per_step(problem, cfg)
+  return max(int(budget_s / sec), 10), sec
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--train_dir", required=True)
+  p.add_argument("--test_dir", required=True)
+  p.add_argument("--sigmas", default="15,25,50")
+  p.add_argument("--budget_minutes", type=float, default=120.0)
+  p.add_argument("--backbone", default="tnrd", help="our model (tnrd is the cheapest route on a CPU)")
+  p.add_argument("--prior", default="none")
+  p.add_argument("--workdir", default="runs/bench_denoise")
+  p.add_argument("--max_size", type=int, default=0, help="downscale test images (0 = full size)")
+  p.add_argument("--set", action="append", default=[], help="extra config overrides key=value (repeatable)")
+  a = p.parse_args(argv)
+  from vision_jax.tasks import denoise_study
+  config = load_study_config().get_config(f"run=table6,backbone={a.backbone},prior={a.prior}")
+  config.data.train_dir = a.train_dir
+  config.data.train_max_size = 0
+  config.eval.data_dir = a.test_dir
+  config.data.max_size = a.max_size or None
+  config.data.val = "bundled:camera"  # PDE prior tuning image; never a test image
+  config.study.sigmas = a.sigmas
+  config.noise.kind = "awgn"
+  for item in a.set:
+    key, _, value = item.partition("=")
+    target = config
+    *parents, leaf = key.split(".")
+    for q in parents:
+      target = target[q]
+    target[leaf] = type(target[leaf])(value) if target[leaf] is not None else value
+  budget_s = a.budget_minutes * 60.0
+  ours_steps, ours_sec = budget_steps(config, a.backbone, a.prior, budget_s)
+  dn_steps, dn_sec = budget_steps(config, "dncnn", "none", budget_s)
+  print(f"budget {a.budget_minutes:g} min per model: {a.backbone} {ours_sec:.3f} s/step -> {ours_steps} steps; "
+        f"dncnn {dn_sec:.3f} s/step -> {dn_steps} steps")
+  config.train.steps = ours_steps
+  config.study.dncnn_steps = dn_steps
+  os.makedirs(a.workdir, exist_ok=True)
+  text = denoise_study.train(config, a.workdir)
+  with open(os.path.join(a.workdir, "table6", "table6.json")) as f:
+    summary = json.load(f)
+  print("\nmean PSNR per method (dB) and difference to BM3D:")
+  for sigma, methods in summary.items():
+    bm3d = methods.get("bm3d")
+    for m, v in methods.items():
+      diff = f"{v - bm3d:+.2f}" if bm3d is not None else "n/a"
+      print(f"  sigma={sigma:>4}  {m:<45} {v:6.2f}  {diff}")
+  return text
+
+
+if __name__ == "__main__":
+  sys.exit(0 if main() else 1)
