@@ -3,9 +3,16 @@
 import importlib.util
 import os
 
+import jax
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# Many tests compile the same tiny programs; a persistent cache shared by the xdist workers of one
+# run (and later runs) saves most of the XLA compile time on a 2-core machine.
+jax.config.update("jax_compilation_cache_dir", os.path.join(ROOT, ".jax_cache"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def load_config(name: str, arg: str | None = None):
