@@ -7,6 +7,7 @@ The config's `task` field names a module in vision_jax.tasks; the mode names a f
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from absl import app, flags, logging
@@ -38,6 +39,11 @@ def run(config, workdir: str, mode: str):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  cache = os.environ.get("VISION_JAX_XLA_CACHE", os.path.expanduser("~/.cache/vision_jax/xla"))
+  if cache:  # reruns and per-image fits reuse compiled programs; VISION_JAX_XLA_CACHE="" turns it off
+    import jax
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
   from vision_jax.train import parallel
   parallel.maybe_initialize_distributed(bool(FLAGS.config.get("distributed", False)))
   try:
