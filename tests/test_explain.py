@@ -237,6 +237,14 @@ def test_randomization_sanity_decorrelates_maps():
     ex.randomization_sanity(model, v, x, 0, "saliency", ["Conv_9"])
 
 
+def test_normalize_maps_divides_by_max():
+  maps = jnp.stack([jnp.full((3, 3), 2.0), jnp.zeros((3, 3)), jnp.arange(9.0).reshape(3, 3) - 4])
+  out = np.asarray(ex.normalize_maps(maps))
+  np.testing.assert_allclose(out[0], 1.0)  # e.g. a CAM from a 1x1 feature map: uniform, not zero
+  np.testing.assert_allclose(out[1], 0.0)
+  np.testing.assert_allclose(out[2], np.maximum(np.arange(9.0).reshape(3, 3) - 4, 0) / 4)
+
+
 def test_energy_in_mask_and_spearman_helpers():
   m = np.array([[[1.0, 3.0], [0.0, 4.0]]])
   np.testing.assert_allclose(ex.energy_in_mask(m, np.array([[True, False], [False, True]])), [5 / 8])
@@ -366,7 +374,8 @@ def test_grad_cam_and_integrated_gradients_match_pair_saliency():
   assert float(ours.max()) > 0
   np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-6)
   # upsampled: both bilinear with half-pixel centres; skimage mirrors at the border where
-  # jax.image.resize clamps, so only the one-pixel frame differs.
+  # jax.image.resize clamps, so only the one-pixel frame differs. (PAIR divides by the max
+  # before resizing, ours after, so compare the unnormalised map scaled by the raw max.)
   ref_up = saliency.GradCam().GetMask(xi, fn, {"class": c}, should_resize=True, three_dims=False)
   ours_up = ex.grad_cam(model, v, x, c, normalize=False)[0] / ours.max()
   np.testing.assert_allclose(ours_up[1:-1, 1:-1], ref_up[1:-1, 1:-1], atol=1e-5)

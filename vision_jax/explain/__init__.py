@@ -8,7 +8,8 @@ predicted class. CAM methods and attention rollout return (N, H, W) maps in [0, 
 methods return (N, H, W, C) signed attributions; occlusion returns a signed (N, H, W) map.
 
 `METHODS` maps a name to a heatmap function with that call returning (N, H, W) in [0, 1]
-(attributions reduced by the per-pixel sum of |a| over channels, occlusion clipped at 0).
+(attributions reduced by the per-pixel sum of |a| over channels, occlusion clipped at 0; every
+heatmap is divided by its per-image maximum, so 0 keeps meaning "no evidence").
 """
 
 from __future__ import annotations

@@ -112,13 +112,14 @@ def class_score(logits, target) -> jax.Array:
 
 @jax.jit
 def normalize_maps(maps, eps: float = 1e-12) -> jax.Array:
-  """Per-image min-max scaling of (N, H, W) maps to [0, 1]; a constant map becomes zeros."""
-  maps = jnp.asarray(maps, jnp.float32)
-  axes = tuple(range(1, maps.ndim))
-  lo = maps.min(axis=axes, keepdims=True)
-  hi = maps.max(axis=axes, keepdims=True)
-  span = hi - lo
-  return jnp.where(span > eps, (maps - lo) / jnp.where(span > eps, span, 1.0), 0.0)
+  """Per-image scaling of nonnegative (N, ...) heatmaps to [0, 1] by dividing by the maximum.
+
+  Negative values are clipped to 0 first; zero stays "no evidence" and a constant positive map
+  (e.g. a CAM from a 1x1 feature map) becomes all ones; an all-zero map stays zero.
+  """
+  maps = jnp.maximum(jnp.asarray(maps, jnp.float32), 0.0)
+  hi = maps.max(axis=tuple(range(1, maps.ndim)), keepdims=True)
+  return jnp.where(hi > eps, maps / jnp.where(hi > eps, hi, 1.0), 0.0)
 
 
 def upsample(maps, size) -> jax.Array:

@@ -6,8 +6,9 @@
 - HiResCAM (Draelos & Carin 2020): relu(sum_k dY/dA_k * A_k), elementwise; for a
   global-average-pool + linear head it equals CAM (Zhou et al. 2016) up to the factor 1/(h w).
 
-Each returns (N, H, W) maps upsampled bilinearly to the input size and scaled to [0, 1] per
-image (`upsample=False` keeps (N, h, w); `normalize=False` keeps raw values). See _core for the
+Each returns (N, H, W) maps upsampled bilinearly to the input size and divided by their
+per-image maximum, so they lie in [0, 1] (`upsample=False` keeps (N, h, w); `normalize=False`
+keeps raw values). A 1x1 feature map gives a uniform map (all ones, or zeros if the ReLU kills it). See _core for the
 `(model, variables, x, target)` arguments; the model must expose aux["feature_map"] through
 `self.perturb("feature_map", ...)`, else ValueError names the method and the model.
 """

@@ -15,7 +15,7 @@ def overlay_image(image, heatmap, alpha: float = 0.5, cmap: str = "viridis") -> 
   """Blend a colour-mapped heatmap over an image: (1 - alpha) * image + alpha * cmap(heatmap).
 
   image: (H, W), (H, W, 1) or (H, W, 3) floats in [0, 1]; heatmap: (H, W) (min-max scaled to
-  [0, 1] here; a constant map maps to 0). Returns (H, W, 3) float32 RGB in [0, 1].
+  [0, 1] here, so any signed map can be shown; a constant map maps to 0). Returns (H, W, 3) float32 RGB in [0, 1].
   """
   img = np.asarray(image, np.float32)
   if img.ndim == 2:
