@@ -72,7 +72,7 @@ def prior_method(prior_name: str, setting: dict, fidelity: float):
 def _validate(config) -> list[str]:
   names = [p.strip() for p in str(config.priors).split(",") if p.strip()]
   for p in names:
-    priors_lib.get_prior(p)  # raises with the valid names
+    _param_grid(p, config.tune)  # raises on an unknown prior or parameter name
   common.noise_kwargs(config.noise)
   return names
 
