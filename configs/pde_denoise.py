@@ -30,10 +30,10 @@ def get_config(arg=None):
   c.fidelity = 0.0
   # Parameters swept on the validation image (others keep the prior's defaults).
   c.tune = ml_collections.ConfigDict({
-      "perona_malik": {"K": [0.02, 0.05, 0.1]},
+      "perona_malik": {"K": [0.02, 0.05, 0.1, 0.2, 0.4]},
       "mpmc": {"K": [0.5, 1.0, 2.0]},
-      "zg": {"K": [0.02, 0.05, 0.1]},
-      "tensor": {"K": [0.02, 0.05]},
+      "zg": {"K": [0.02, 0.05, 0.1, 0.2]},
+      "tensor": {"K": [0.02, 0.05, 0.1]},
       "tv": {"eps": [0.05, 0.1]},
   })
   return c

@@ -161,7 +161,8 @@ def comparison_panels(test: TestSet, results: dict, index: int = 0, crop: int = 
   p_noisy, _ = score(test.noisys[index], clean)
   panels = [("clean", cut(clean)), (f"noisy {p_noisy:.2f} dB", cut(test.noisys[index]))]
   for m, r in results.items():
-    panels.append((f"{m} {r['psnr'][index]:.2f} dB", cut(r["outputs"][index])))
+    if m != "noisy input" and "outputs" in r:
+      panels.append((f"{m} {r['psnr'][index]:.2f} dB", cut(r["outputs"][index])))
   return panels
 
 
