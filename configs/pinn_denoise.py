@@ -48,7 +48,7 @@ def get_config(arg=None):
       "tau": 0.5,  # diffusion time of the implicit step, pixel^2 units
       "bc_kind": "neumann",  # or "dirichlet" (Algorithm 1: g = 0)
       "bc_value": 0.0,
-      "deep_supervision": True,
+      "deep_supervision": not small,  # side outputs of (Res)U2Net in the data term; off for the short CPU demo
   })
   c.data = ml_collections.ConfigDict({
       "train": "bundled:camera,astronaut,brick,grass,gravel,text,chelsea,rocket,immunohistochemistry,cell",
@@ -68,9 +68,9 @@ def get_config(arg=None):
       "pde": {"max_time": 15.0, "max_steps": 1500, "dt_fraction": 0.9, "fidelity": 0.0, "tune": {"perona_malik": {"K": [0.02, 0.05, 0.1, 0.2, 0.4]}}},
   })
   c.train = ml_collections.ConfigDict({
-      "steps": 300 if small else 20000,
+      "steps": 600 if small else 20000,
       "log_every": 25 if small else 100,
-      "checkpoint_every": 100 if small else 1000,
+      "checkpoint_every": 200 if small else 1000,
       "eval_every": 0 if small else 2000,
       "keep_checkpoints": 2,
       "progress": True,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from vision_jax.pde import operators, priors
+from vision_jax.pde import operators, residuals
 
 TERMS = ("data", "pde", "perc", "ic", "bc")
 DEFAULT_WEIGHTS = {"data": 1.0, "pde": 1.0, "perc": 0.1, "ic": 0.03, "bc": 0.02}
@@ -38,14 +38,16 @@ def _channels_first(x):
 
 def pde_residual(x_hat, noisy, prior: str, prior_params: dict, form: str = "implicit_step",
                  tau: float = 1.0, bc: str = "neumann"):
-  """Grid residual (N, C, H, W) of the prior on the network output x_hat (NHWC)."""
-  rhs = priors.get_prior(prior).rhs
+  """Grid residual (N, C, H, W) of the prior on the network output x_hat (NHWC).
+
+  implicit_step: x_hat - y - tau F(x_hat) (= tau times vision_jax.pde.residuals.grid_residual with
+  u_prev = y, so the term stays on the image's intensity scale); steady: -F(x_hat).
+  """
   u = _channels_first(x_hat)
-  f_u = rhs(u, bc=bc, **prior_params)
   if form == "steady":
-    return f_u
+    return residuals.grid_residual(u, prior, bc=bc, **prior_params)
   if form == "implicit_step":
-    return u - _channels_first(noisy) - tau * f_u
+    return tau * residuals.grid_residual(u, prior, u_prev=_channels_first(noisy), tau=tau, bc=bc, **prior_params)
   raise ValueError(f"unknown pde_form {form!r}; valid: {', '.join(PDE_FORMS)}")
 
 
