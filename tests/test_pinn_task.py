@@ -131,6 +131,9 @@ def test_verdict_lines():
   cfg.protocol = "oracle"
   assert "reproduced only as an oracle" in pinn_denoise.verdict(cfg, 41.5)
   assert "below the claim even as an oracle" in pinn_denoise.verdict(cfg, 30.0)
+  cfg.noise.kind, cfg.noise.sigma = "awgn", 25.0
+  line = pinn_denoise.verdict(cfg, 38.0)
+  assert "39.58 dB (Table 6, AWGN sigma=25" in line and "reproduced only as an oracle" in line
 
 
 @pytest.mark.parametrize("field,value,message", [
