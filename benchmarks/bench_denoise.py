@@ -28,17 +28,25 @@ def load_study_config():
 
 def budget_steps(config, backbone: str, prior: str, budget_s: float) -> tuple[int, float]:
   """Steps that fit in budget_s for this backbone (measured on the training pipeline itself)."""
-  import copy
+  from vision_jax.config_utils import with_overrides
   from vision_jax.tasks import denoise_common as common, pinn_denoise, pinn_model
   from vision_jax.train import loop
-  cfg = copy.deepcopy(config)
-  cfg.backbone, cfg.prior = backbone, prior
+  cfg = with_overrides(config, backbone=backbone, prior=prior)
   model, multiple = pinn_model.build_model(cfg)
   pixels = [im.pixels for im in pinn_denoise.load_train_images(cfg)]
   val = common.make_test_set(cfg.data.val, cfg.noise, 0, cfg.data.max_size)
   problem = pinn_denoise.heldout_problem(cfg, model, pixels, val, multiple)
   sec = loop.seconds_per_step(problem, cfg)
   return max(int(budget_s / sec), 10), sec
+
+
+def _parse_value(text: str):
+  for cast in (int, float):
+    try:
+      return cast(text)
+    except ValueError:
+      pass
+  return text
 
 
 def main(argv=None):
@@ -53,6 +61,7 @@ def main(argv=None):
   p.add_argument("--max_size", type=int, default=0, help="downscale test images (0 = full size)")
   p.add_argument("--set", action="append", default=[], help="extra config overrides key=value (repeatable)")
   a = p.parse_args(argv)
+  from vision_jax.config_utils import with_overrides
   from vision_jax.tasks import denoise_study
   config = load_study_config().get_config(f"run=table6,backbone={a.backbone},prior={a.prior}")
   config.data.train_dir = a.train_dir
@@ -62,13 +71,9 @@ def main(argv=None):
   config.data.val = "bundled:camera"  # PDE prior tuning image; never a test image
   config.study.sigmas = a.sigmas
   config.noise.kind = "awgn"
-  for item in a.set:
+  for item in a.set:  # values are parsed like absl's --config.field=value (ints, floats, strings)
     key, _, value = item.partition("=")
-    target = config
-    *parents, leaf = key.split(".")
-    for q in parents:
-      target = target[q]
-    target[leaf] = type(target[leaf])(value) if target[leaf] is not None else value
+    config = with_overrides(config, **{key: _parse_value(value)})
   budget_s = a.budget_minutes * 60.0
   ours_steps, ours_sec = budget_steps(config, a.backbone, a.prior, budget_s)
   dn_steps, dn_sec = budget_steps(config, "dncnn", "none", budget_s)

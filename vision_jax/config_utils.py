@@ -41,3 +41,22 @@ def _convert(value: str, default, key: str):
   if isinstance(default, float):
     return float(value)
   return value
+
+
+def split_names(text) -> list[str]:
+  """'heat, zg,,tv' -> ['heat', 'zg', 'tv']: the comma lists used by config fields."""
+  return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def with_overrides(config, **fields):
+  """A deep copy of an ml_collections config with dotted fields replaced, e.g.
+  with_overrides(c, **{"noise.sigma": 50.0, "backbone": "dncnn"}); the original is untouched."""
+  import copy
+  out = copy.deepcopy(config)
+  for key, value in fields.items():
+    target = out
+    *parents, leaf = key.split(".")
+    for p in parents:
+      target = target[p]
+    target[leaf] = value
+  return out

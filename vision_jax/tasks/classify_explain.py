@@ -28,6 +28,7 @@ import numpy as np
 
 from vision_jax import explain as ex
 from vision_jax import report as report_lib
+from vision_jax.config_utils import split_names
 from vision_jax.explain import checks
 from vision_jax.tasks import classify
 from vision_jax.train import state as state_lib
@@ -35,7 +36,7 @@ from vision_jax.train import state as state_lib
 
 def method_names(config) -> list[str]:
   """config.explain.methods as a list, each checked against vision_jax.explain.METHODS."""
-  names = [m.strip() for m in str(config.explain.methods).split(",") if m.strip()]
+  names = split_names(config.explain.methods)
   if not names:
     raise ValueError("explain.methods is empty; expected a comma-separated list of "
                      f"{', '.join(sorted(ex.METHODS))}")

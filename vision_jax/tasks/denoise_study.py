@@ -13,13 +13,13 @@ interrupted study resumes where it stopped.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 
 import numpy as np
 
 from vision_jax import report
+from vision_jax.config_utils import split_names as _names, with_overrides
 from vision_jax.metrics import image as image_metrics
 from vision_jax.tasks import denoise_common as common, pinn_denoise
 
@@ -33,10 +33,6 @@ PAPER_TABLE4 = {
 }
 
 
-def _names(text) -> list[str]:
-  return [t.strip() for t in str(text).split(",") if t.strip()]
-
-
 def sub_run(config, workdir: str, name: str, *, keep_outputs: bool = False, **fields) -> dict:
   """Runs pinn_denoise with `fields` overridden in workdir/name (reused if already finished).
 
@@ -48,14 +44,7 @@ def sub_run(config, workdir: str, name: str, *, keep_outputs: bool = False, **fi
     with open(done) as f:
       data = json.load(f)
     return {**data["methods"], "_info": data.get("info", {})}
-  cfg = copy.deepcopy(config)
-  for key, value in fields.items():
-    target = cfg
-    *parents, leaf = key.split(".")
-    for p in parents:
-      target = target[p]
-    target[leaf] = value
-  results = pinn_denoise.train(cfg, out_dir)
+  results = pinn_denoise.train(with_overrides(config, **fields), out_dir)
   with open(done) as f:
     info = json.load(f).get("info", {})
   return {**results, "_info": info}
@@ -90,16 +79,10 @@ def table4(config, workdir: str) -> str:
             report.markdown_table(["backbone", "heat", "perona_malik", "mpmc", "zg"],
                                   [[bb] + list(v.values()) for bb, v in PAPER_TABLE4.items()]), ""]
   if "heldout" in protocols and "resu2net" in backbones and "zg" in priors:
-    lines.append(f"**{pinn_denoise.verdict(_with(config, protocol='heldout', backbone='resu2net', prior='zg'), cells[('heldout', 'resu2net', 'zg')][0])}**")
+    best = with_overrides(config, protocol="heldout", backbone="resu2net", prior="zg")
+    lines.append(f"**{pinn_denoise.verdict(best, cells[('heldout', 'resu2net', 'zg')][0])}**")
   report.write_json(os.path.join(workdir, "table4.json"), {f"{k[0]}/{k[1]}/{k[2]}": v for k, v in cells.items()})
   return "\n".join(lines)
-
-
-def _with(config, **fields):
-  cfg = copy.deepcopy(config)
-  for k, v in fields.items():
-    cfg[k] = v
-  return cfg
 
 
 def table5(config, workdir: str) -> str:
@@ -108,7 +91,8 @@ def table5(config, workdir: str) -> str:
   rows, data = [], {}
   for L in looks:
     r = sub_run(config, workdir, f"speckle-L{L:g}", keep_outputs=True, **{"noise.kind": "speckle", "noise.looks": L})
-    test = common.make_test_set(config.eval.data_dir or config.data.test, _noise(config, L), config.eval.seed,
+    speckle = with_overrides(config, **{"noise.kind": "speckle", "noise.looks": L}).noise
+    test = common.make_test_set(config.eval.data_dir or config.data.test, speckle, config.eval.seed,
                                 config.data.max_size)
     for method, res in r.items():
       if method == "_info":
@@ -127,12 +111,6 @@ def table5(config, workdir: str) -> str:
       "ENL = mean^2/var over the 4 flattest 8x8 blocks of the clean image (mean >= 0.05); CNR = |mu_obj - mu_bg| / "
       "sqrt(var_obj + var_bg) with Otsu object/background masks of the clean image, eroded by 2 px. Same noisy inputs for every method.",
       "", report.markdown_table(["L", "method", "ENL", "CNR", "PSNR"], rows), ""])
-
-
-def _noise(config, looks):
-  n = copy.deepcopy(config.noise)
-  n.kind, n.looks = "speckle", looks
-  return n
 
 
 def table6(config, workdir: str) -> str:

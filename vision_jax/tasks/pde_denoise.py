@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vision_jax import report
+from vision_jax.config_utils import split_names
 from vision_jax.metrics import image as image_metrics
 from vision_jax.pde import priors as priors_lib, solvers
 from vision_jax.tasks import denoise_common as common
@@ -70,7 +71,7 @@ def prior_method(prior_name: str, setting: dict, fidelity: float):
 
 
 def _validate(config) -> list[str]:
-  names = [p.strip() for p in str(config.priors).split(",") if p.strip()]
+  names = split_names(config.priors)
   for p in names:
     _param_grid(p, config.tune)  # raises on an unknown prior or parameter name
   common.noise_kwargs(config.noise)
@@ -98,7 +99,7 @@ def train(config, workdir: str):
 
 
 def _baseline_names(config) -> list[str]:
-  return [b.strip() for b in str(config.baselines).split(",") if b.strip()]
+  return split_names(config.baselines)
 
 
 def write_report(workdir, config, test, results, settings) -> None:

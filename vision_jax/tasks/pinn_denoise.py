@@ -20,9 +20,10 @@ import os
 import numpy as np
 
 from vision_jax import report
+from vision_jax.config_utils import split_names
 from vision_jax.data import images as images_lib
 from vision_jax.tasks import denoise_common as common, pde_denoise, pinn_model
-from vision_jax.train import loop
+from vision_jax.train import loop, state as state_lib
 
 # The paper's own headlines, quoted as its claims, never as measurements: Table 4 (speckle, ResU2Net-ZG)
 # and Table 6 (AWGN, mean over 10 standard images, "Ours" = ResU2Net-ZG) by sigma.
@@ -96,6 +97,7 @@ def train(config, workdir: str):
     res = loop.fit(problem, config, workdir, desc=f"{config.backbone}-{config.prior}")
     info["train_seconds"] = res.seconds
     info["train_images"] = len(train_images)
+    info["parameters"] = state_lib.count_params(res.state["params"])
     method = pinn_model.denoise_method(model, res.state, multiple)
     results[method_label(config)] = common.evaluate_method(method, test)
   else:
@@ -115,7 +117,7 @@ def method_label(config) -> str:
 def reference_methods(config, test: common.TestSet, val: common.TestSet) -> dict:
   """Noisy input, classical baselines and the tuned classical PDE prior on the same noisy inputs."""
   out = {"noisy input": common.evaluate_method(lambda y: y, test)}
-  names = [b.strip() for b in str(config.eval.baselines).split(",") if b.strip()]
+  names = split_names(config.eval.baselines)
   for name, fn in common.classical_methods(names, config.noise).items():
     out[name] = common.evaluate_method(fn, test)
   prior = config.eval.classical_prior
