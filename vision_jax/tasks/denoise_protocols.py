@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -34,25 +35,32 @@ def discrepancy_choice(snapshots: list, noisy: np.ndarray, target_mse: float) ->
 
 
 def fit_one(config, model, multiple: int, noisy: np.ndarray, clean: np.ndarray | None, protocol: str,
-            seed: int) -> tuple[np.ndarray, dict]:
-  """Fits one image under `protocol`; returns (denoised (H, W, 1), info)."""
+            seed: int, shared: dict | None = None) -> tuple[np.ndarray, dict]:
+  """Fits one image under `protocol`; returns (denoised (H, W, 1), info).
+
+  shared: a dict reused across the images of one run, so the loss, the jitted train step and the
+  jitted forward pass are built (and compiled) once per image shape rather than once per image.
+  """
   if config.backbone == "coord_mlp":  # the coordinate PINN: IC = noisy image, autodiff PDE residual
     from vision_jax.tasks import coord_pinn
     return coord_pinn.fit(noisy, config, seed)
   batch = per_image_batch(noisy, clean if protocol == "oracle" else None, multiple)
-  weights = pinn_model.loss_weights(config, protocol)
-  loss_fn = pinn_model.make_loss_fn(model, config, weights)
+  shared = {} if shared is None else shared
+  if "loss_fn" not in shared:
+    shared["loss_fn"] = pinn_model.make_loss_fn(model, config, pinn_model.loss_weights(config, protocol))
+    shared["forward"] = jax.jit(lambda p, bs, x: pinn_model.apply_model(model, p, bs, x, False)[0])
   pcfg = config[protocol]
-  problem = loop.TrainProblem(model, batch["noisy"], loss_fn, lambda step: batch)
+  problem = loop.TrainProblem(model, batch["noisy"], shared["loss_fn"], lambda step: batch)
   h, w = noisy.shape[:2]
 
   def snapshot(state, step):
-    y, _, _ = pinn_model.apply_model(model, state["params"], state["batch_stats"], jnp.asarray(batch["noisy"]), False)
+    y = shared["forward"](state["params"], state["batch_stats"], jnp.asarray(batch["noisy"]))
     return np.asarray(y[0])[:h, :w]
 
   every = int(pcfg.get("snapshot_every", 0)) if protocol == "zeroshot" else 0
   state, snaps, metrics = loop.fit_in_memory(problem, config, int(pcfg.steps), snapshot_every=every,
-                                             snapshot_fn=snapshot, seed=seed, desc=f"{protocol} fit")
+                                             snapshot_fn=snapshot, seed=seed, desc=f"{protocol} fit",
+                                             cache=shared.setdefault("trainer", {}))
   if protocol == "zeroshot":
     step, out = discrepancy_choice(snaps, noisy, common.expected_noise_mse(noisy, config.noise))
     return out, {"stop_step": step, **metrics}
@@ -63,10 +71,10 @@ def run_per_image(config, model, multiple: int, test: common.TestSet) -> tuple[d
   """Runs the oracle or zero-shot protocol on every test image; returns (results, info)."""
   out = {"psnr": [], "ssim": [], "seconds": [], "outputs": []}
   info = {"protocol": config.protocol, "steps_per_image": int(config[config.protocol].steps)}
-  stops = []
+  stops, shared = [], {}
   for i, (clean, noisy) in enumerate(zip(test.cleans, test.noisys)):
     t0 = time.perf_counter()
-    den, fit_info = fit_one(config, model, multiple, noisy, clean, config.protocol, config.seed + i)
+    den, fit_info = fit_one(config, model, multiple, noisy, clean, config.protocol, config.seed + i, shared)
     out["seconds"].append(time.perf_counter() - t0)
     p, s = common.score(den, clean)  # the clean image is used here only to score
     out["psnr"].append(p)

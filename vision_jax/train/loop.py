@@ -162,17 +162,28 @@ def restore_state(problem: TrainProblem, config, workdir: str, mesh=None) -> tup
 
 
 def fit_in_memory(problem: TrainProblem, config, steps: int, *, snapshot_every: int = 0,
-                  snapshot_fn: Callable | None = None, seed: int | None = None, desc: str = "fit"):
+                  snapshot_fn: Callable | None = None, seed: int | None = None, desc: str = "fit",
+                  cache: dict | None = None):
   """Short fits kept in memory (no checkpoints): the per-image oracle and zero-shot protocols.
 
   Uses the same train step as `fit`. snapshot_fn(state, step) -> value is called every
   snapshot_every steps (and at step 0 and the end); returns (state, [(step, value), ...], metrics).
+  cache: a dict shared by consecutive fits with the same model, loss_fn, config and steps; the
+  optimizer, compiled init (per input shape) and jitted step are built once and reused from it.
   """
-  tx = state_lib.make_optimizer(config.optim, steps)
+  cache = {} if cache is None else cache
+  if "tx" not in cache:
+    cache["tx"] = state_lib.make_optimizer(config.optim, steps)
+    cache["step_fn"] = jax.jit(make_train_step(problem.loss_fn, cache["tx"]), donate_argnums=(0,))
+  tx, step_fn = cache["tx"], cache["step_fn"]
   rng = jax.random.PRNGKey(int(config.seed if seed is None else seed))
   init_rng, step_rng = jax.random.split(rng)
-  state = init_on_mesh(lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input), init_rng)
-  step_fn = jax.jit(make_train_step(problem.loss_fn, tx), donate_argnums=(0,))
+  init_key = ("init", tuple(np.shape(problem.example_input)))
+  if init_key not in cache:
+    init = lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input)
+    cache[init_key] = jax.jit(init).lower(init_rng).compile(
+        compiler_options={"xla_backend_optimization_level": 0})
+  state = cache[init_key](init_rng)
   snapshots, metrics = [], {}
   if snapshot_fn is not None:
     snapshots.append((0, snapshot_fn(state, 0)))
