@@ -6,7 +6,8 @@ a tuned classical PDE prior, all on the same noisy inputs, measured in this run.
       --test_dir ../shared/data/denoise/Set12 --sigmas 15,25,50 --budget_minutes 120
 
 The budget is per trained model and sigma: the step time of each model is measured first and the step
-count set so training fits the budget (the cosine schedule then completes). Workdirs are reused, so a
+count set so training fits the budget (the cosine schedule then completes). Both trained models
+minimise the same objective (--objective: MSE by default, as PSNR is the score). Workdirs are reused, so a
 rerun with the same --workdir only evaluates.
 """
 
@@ -58,6 +59,9 @@ def main(argv=None):
   p.add_argument("--backbone", default="tnrd", help="our model (tnrd is the cheapest route on a CPU)")
   p.add_argument("--prior", default="none")
   p.add_argument("--workdir", default="runs/bench_denoise")
+  p.add_argument("--objective", choices=("mse", "pinn"), default="mse",
+                 help="mse: the data term only, for both trained models (the benchmark scores PSNR); "
+                      "pinn: Algorithm 1's composite weights (perceptual, IC, BC terms too)")
   p.add_argument("--max_size", type=int, default=0, help="downscale test images (0 = full size)")
   p.add_argument("--set", action="append", default=[], help="extra config overrides key=value (repeatable)")
   a = p.parse_args(argv)
@@ -71,6 +75,8 @@ def main(argv=None):
   config.data.val = "bundled:camera"  # PDE prior tuning image; never a test image
   config.study.sigmas = a.sigmas
   config.noise.kind = "awgn"
+  if a.objective == "mse":
+    config.loss.weights = {"data": 1.0, "pde": 0.0, "perc": 0.0, "ic": 0.0, "bc": 0.0}
   for item in a.set:  # values are parsed like absl's --config.field=value (ints, floats, strings)
     key, _, value = item.partition("=")
     config = with_overrides(config, **{key: _parse_value(value)})

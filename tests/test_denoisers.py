@@ -281,6 +281,26 @@ def test_tnrd_rbf_window_matches_dense_and_init_is_linear():
                              atol=1e-5)
 
 
+def test_tnrd_linear_influence_matches_numpy_interp():
+  rng = np.random.default_rng(2)
+  z = rng.uniform(-1.4, 1.4, (300, 3)).astype(np.float32)
+  z[:3] = [[-1.0, 1.0, 0.0], [1.4, -1.4, 0.5], [0.999, -0.999, 1e-3]]  # ends, beyond, near knots
+  knots = rng.standard_normal((3, 63)).astype(np.float32)
+  centres, _ = tnrd_lib.rbf_centres(63, 1.0)
+  phi = np.asarray(jax.jit(tnrd_lib.linear_influence, static_argnums=2)(jnp.asarray(z), jnp.asarray(knots), 1.0))
+  for i in range(3):  # np.interp holds the end values beyond the range, as documented
+    expect = np.interp(z[:, i], centres, knots[i]) - np.interp(0.0, centres, knots[i])
+    np.testing.assert_allclose(phi[:, i], expect, atol=2e-5)
+  # The linear-influence model starts as the same small linear diffusion as the Gaussian one
+  # (for responses inside [-1, 1]; beyond, the Gaussian mixture decays and the knots hold).
+  x = 0.3 + 0.4 * _image(seed=6)
+  outs = [get_denoiser("tnrd", stages=2, num_filters=8, influence=kind) for kind in ("gaussian", "linear")]
+  ys = [jax.jit(lambda x, m=m: m.apply(m.init(jax.random.PRNGKey(0), x), x)[0])(x) for m in outs]
+  np.testing.assert_allclose(np.asarray(ys[1]), np.asarray(ys[0]), atol=1e-4)
+  with pytest.raises(ValueError, match="influence"):
+    get_denoiser("tnrd", influence="cubic").init(jax.random.PRNGKey(0), x)
+
+
 def _tnrd_random_params(variables, seed=0):
   """Generic (non-init) TNRD parameters, mild enough that the explicit steps stay stable."""
   rng = np.random.default_rng(seed)

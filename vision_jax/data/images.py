@@ -82,8 +82,10 @@ def load_images(source, max_size: int | None = None) -> list[NamedImage]:
 
 
 def _limit_size(pixels: np.ndarray, max_size: int | None) -> np.ndarray:
-  """Downscale (anti-aliased) so that max(H, W) <= max_size; None keeps the image."""
-  if max_size is None or max(pixels.shape[:2]) <= max_size:
+  """Downscale (anti-aliased) so that max(H, W) <= max_size; None or 0 keeps the image."""
+  if max_size is not None and max_size < 0:
+    raise ValueError(f"max_size={max_size} is invalid; expected a positive size, or 0 / None to keep full size")
+  if not max_size or max(pixels.shape[:2]) <= max_size:
     return pixels
   from skimage.transform import resize
   scale = max_size / max(pixels.shape[:2])

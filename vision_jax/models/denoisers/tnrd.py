@@ -112,6 +112,28 @@ def rbf_influence(z: jax.Array, weights: jax.Array, scale: float, window: int | 
 
   return mixture(z) - mixture(jnp.zeros(weights.shape[:1], z.dtype))  # phi_i(0) = 0
 
+
+def linear_influence(z: jax.Array, knots: jax.Array, scale: float) -> jax.Array:
+  """phi_i(z) by linear interpolation of M knot values (F, M) at the RBF centres; phi_i(0) = 0.
+
+  z: (..., F) responses -> (..., F). Beyond [-scale, scale] phi_i is constant (the end knot).
+  One 1-D gather pair per response, so the backward pass is a cheap scatter-add: a TNRD training
+  step is ~3x faster on CPU than with the windowed Gaussian mixture (benchmarks/bench_denoise.py).
+  """
+  m = knots.shape[-1]
+  _, gamma = rbf_centres(m, scale)
+  flat = knots.reshape(-1)
+  row = jnp.arange(knots.shape[0], dtype=jnp.int32) * m  # offset of filter i's knots
+
+  def interp(z):
+    s = jnp.clip((z + scale) / gamma, 0.0, m - 1.0)
+    left = jnp.minimum(jnp.floor(s), m - 2.0)  # the last cell includes its right end
+    a = s - left
+    idx = left.astype(jnp.int32) + row
+    return jnp.take(flat, idx) * (1.0 - a) + jnp.take(flat, idx + 1) * a
+
+  return interp(z) - interp(jnp.zeros(knots.shape[:1], z.dtype))
+
 class TNRD(nn.Module):
   """TNRD: (N, H, W, C) -> ((N, H, W, C), {"stages": T arrays (N, H, W, C)}); any H, W > k//2.
 
@@ -126,6 +148,8 @@ class TNRD(nn.Module):
     zero_mean: subtract each filter's mean in the forward pass.
     rbf_window: centres summed on each side of the nearest (None = all).
     pad_mode: jnp.pad mode for the filters ("symmetric" or "reflect").
+    influence: "gaussian" (the paper's RBF mixture) or "linear" (piecewise-linear interpolation
+      of M knot values at the same centres; same parameter count, ~3x faster to train on CPU).
   """
   stages: int = 5
   num_filters: int = 24
@@ -137,6 +161,7 @@ class TNRD(nn.Module):
   zero_mean: bool = True
   rbf_window: int | None = 4
   pad_mode: str = "symmetric"
+  influence: str = "gaussian"
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False, u0: jax.Array | None = None):
@@ -148,6 +173,7 @@ class TNRD(nn.Module):
       raise ValueError(f"tnrd stages={self.stages}, num_rbf={self.num_rbf} are invalid; "
                        "expected stages >= 1 and num_rbf >= 2")
     common.check_choice(self.pad_mode, ("symmetric", "reflect"), "tnrd pad_mode")
+    common.check_choice(self.influence, ("gaussian", "linear"), "tnrd influence")
     common.check_image_input(x, 1, "tnrd")
     if min(x.shape[1:3]) <= k // 2:
       raise ValueError(f"tnrd got input shape {tuple(x.shape)}; H and W must exceed "
@@ -156,7 +182,8 @@ class TNRD(nn.Module):
       raise ValueError(f"tnrd u0 shape {tuple(u0.shape)} must equal x shape {tuple(x.shape)}")
     c = x.shape[-1]
     centres, _ = rbf_centres(self.num_rbf, self.rbf_scale)
-    w0 = self.init_slope * centres / math.sqrt(2 * math.pi)
+    # phi_i(z) ~ init_slope * z: the Gaussian mixture of spacing gamma sums to sqrt(2 pi) w.
+    w0 = self.init_slope * centres / (math.sqrt(2 * math.pi) if self.influence == "gaussian" else 1.0)
     raw_lambda0 = math.log(math.expm1(self.init_lambda)) if self.init_lambda > 0 else -30.0
     f = x
     u = f if u0 is None else u0
@@ -171,7 +198,10 @@ class TNRD(nn.Module):
       if self.zero_mean:
         kernels = kernels - jnp.mean(kernels, axis=(0, 1), keepdims=True)
       z = filter_responses(u, kernels, self.pad_mode)
-      phi = rbf_influence(z, weights, self.rbf_scale, self.rbf_window)
+      if self.influence == "gaussian":
+        phi = rbf_influence(z, weights, self.rbf_scale, self.rbf_window)
+      else:
+        phi = linear_influence(z, weights, self.rbf_scale)
       diffusion = filter_adjoint(phi, kernels, u.shape, self.pad_mode)
       u = u - diffusion - jax.nn.softplus(raw_lambda) * (u - f)
       history.append(u)
