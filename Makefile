@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: demo test test-slow bench clean setup
+.PHONY: demo test test-slow bench notebooks clean setup
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pde.py
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[notebooks]"
+	$(BIN)/python -m jupyter lab notebooks/
 
 clean:
 	rm -rf runs .pytest_cache
