@@ -1,4 +1,4 @@
-"""The generic trainer: same result on 1 and 8 devices, exact resume after SIGKILL, NaN stop."""
+"""The generic trainer: same result on 1 and 8 devices and on 2 processes, exact resume after SIGKILL, NaN stop."""
 
 import json
 import os
@@ -38,6 +38,32 @@ def test_one_and_eight_devices_agree(tmp_path):
       np.testing.assert_allclose(a[k], b[k], rtol=2e-4, atol=2e-5)
   # The params moved away from init (a test that could fail if training did nothing).
   assert max(np.abs(a[k] - a["init_" + k]).max() for k in a if k.startswith("arr_")) > 1e-3
+
+
+def test_two_processes_match_one_process(tmp_path):
+  """launch/local.py runs the probe as a 2-process job (2 fake CPU devices each, gloo collectives)."""
+  r1 = run_probe(tmp_path / "w1", 12, devices=1, extra=["--out", str(tmp_path / "p1.npz")])
+  assert r1.returncode == 0, r1.stderr[-2000:]
+  launcher = os.path.join(os.path.dirname(os.path.dirname(PROBE)), "launch", "local.py")
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+  cmd = [sys.executable, launcher, "--processes", "2", "--", sys.executable, PROBE, str(tmp_path / "mp"), "12",
+         "--distributed", "--out", str(tmp_path / "mp.npz")]
+  r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+  assert r.returncode == 0, r.stderr[-2000:]
+  a, b0, b1 = load(tmp_path / "p1.npz"), load(tmp_path / "mp-0.npz"), load(tmp_path / "mp-1.npz")
+  assert int(b0["devices"]) == int(b1["devices"]) == 4  # the mesh spans both processes
+  for k in a:
+    if k.startswith("arr_"):
+      np.testing.assert_array_equal(b0[k], b1[k])
+      np.testing.assert_allclose(b0[k], a[k], rtol=2e-4, atol=2e-5)
+  lines = (tmp_path / "mp" / "metrics.jsonl").read_text().splitlines()
+  assert [json.loads(l)["step"] for l in lines] == list(range(1, 13))  # process 0 alone logs
+
+
+def test_launcher_refuses_bad_arguments():
+  launcher = os.path.join(os.path.dirname(os.path.dirname(PROBE)), "launch", "local.py")
+  r = subprocess.run([sys.executable, launcher, "--processes", "0", "--", "true"], capture_output=True, text=True)
+  assert r.returncode == 2 and "processes=0" in r.stderr
 
 
 def test_resume_after_sigkill_matches_uninterrupted(tmp_path):

@@ -1,6 +1,6 @@
 """A tiny training run used by test_train_loop.py in subprocesses (fake device counts, SIGKILL).
 
-Usage: python tests/train_probe.py WORKDIR STEPS [--nan_at STEP] [--sleep S] [--out FILE.npz]
+Usage: python tests/train_probe.py WORKDIR STEPS [--nan_at STEP] [--sleep S] [--out FILE.npz] [--distributed]
 Device count comes from XLA_FLAGS set by the caller.
 """
 
@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from vision_jax.train import loop
+from vision_jax.train import loop, parallel
 
 
 class TinyNet(nn.Module):
@@ -62,13 +62,17 @@ def main():
   p.add_argument("--nan_at", type=int, default=-1)
   p.add_argument("--sleep", type=float, default=0.0)
   p.add_argument("--out", default="")
+  p.add_argument("--distributed", action="store_true", help="join the job named by the environment")
   a = p.parse_args()
+  parallel.maybe_initialize_distributed(a.distributed)
   try:
     res = loop.fit(make_problem(a.nan_at, a.sleep), make_config(a.steps), a.workdir)
   except FloatingPointError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(3)
   if a.out:
+    if a.distributed:  # one file per process: out-0.npz, out-1.npz, ...
+      a.out = a.out.replace(".npz", f"-{jax.process_index()}.npz")
     leaves = jax.tree.leaves(jax.device_get(res.state["params"]))
     # Initial parameters exactly as fit draws them (same key split), to show training moved them.
     init_rng = jax.random.split(jax.random.PRNGKey(3))[0]

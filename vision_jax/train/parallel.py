@@ -16,9 +16,23 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 
 def maybe_initialize_distributed(enabled: bool) -> None:
-  """Starts multi-host JAX only when the launcher asks for it (config.distributed = True)."""
-  if enabled:
+  """Starts multi-process JAX only when the launcher asks for it (config.distributed = True).
+
+  Cluster launchers (SLURM, Open MPI, Kubernetes, Cloud TPU) are auto-detected by JAX. Otherwise the
+  environment names the job, as launch/local.py sets it: JAX_COORDINATOR_ADDRESS (host:port),
+  VISION_JAX_NUM_PROCESSES and VISION_JAX_PROCESS_ID.
+  """
+  if not enabled:
+    return
+  import os
+  count, index = os.environ.get("VISION_JAX_NUM_PROCESSES"), os.environ.get("VISION_JAX_PROCESS_ID")
+  if count is None and index is None:
     jax.distributed.initialize()
+    return
+  if count is None or index is None or not (count.isdigit() and index.isdigit()) or int(index) >= int(count):
+    raise ValueError(f"VISION_JAX_NUM_PROCESSES={count!r}, VISION_JAX_PROCESS_ID={index!r} are invalid; "
+                     "expected both, as integers with 0 <= id < count")
+  jax.distributed.initialize(num_processes=int(count), process_id=int(index))
 
 
 def make_mesh(axes=(("data", -1),), devices=None) -> Mesh:
