@@ -67,6 +67,7 @@ def get_config(arg=None):
       "seed": 1234,
       "baselines": "tv_chambolle,nl_means,wavelet,bm3d",
       "classical_prior": "perona_malik",
+      "self_ensemble": False,  # held-out models: also report the x8 flip/rotation self-ensemble (noisy input only)
       "pde": {"max_time": 15.0, "max_steps": 1500, "dt_fraction": 0.9, "fidelity": 0.0, "tune": {"perona_malik": {"K": [0.02, 0.05, 0.1, 0.2, 0.4]}}},
   })
   c.train = ml_collections.ConfigDict({

@@ -66,6 +66,26 @@ def test_other_studies_tiny(tmp_path, run):
     assert data["counts"] == [1, 2] and len(data["with PDE term"]) == 2
 
 
+def test_table6_tiny_run_reports_self_ensemble_and_gaps_to_bm3d(tmp_path, monkeypatch):
+  from vision_jax.tasks import denoise_common
+  cfg = tiny_study("table6")
+  cfg.eval.self_ensemble = True
+  cfg.eval.baselines = "tv_chambolle,bm3d"
+  calls = []
+  real = denoise_common.dihedral_self_ensemble
+  monkeypatch.setattr(denoise_common, "dihedral_self_ensemble", lambda fn: calls.append(fn) or real(fn))
+  text = denoise_study.train(cfg, str(tmp_path))
+  summary = json.loads((tmp_path / "table6" / "table6.json").read_text())["25.0"]
+  rows = [m for m in summary if "[held-out]" in m]
+  assert rows == ["tnrd-heat [held-out]", "tnrd-heat [held-out] + x8 self-ensemble",
+                  "dncnn-none [held-out]", "dncnn-none [held-out] + x8 self-ensemble"]
+  assert len(calls) == 2  # one ensemble per trained model
+  sub = json.loads((tmp_path / "table6" / "sigma25-tnrd-heat" / "results.json").read_text())["methods"]
+  assert summary[rows[1]] == pytest.approx(np.mean(sub[rows[1]]["psnr"]))
+  gap = summary[rows[1]] - summary["bm3d"]
+  assert f"{rows[1]} {gap:+.2f} dB" in text
+
+
 def test_unknown_study_is_refused(tmp_path):
   cfg = tiny_study("table9")
   with pytest.raises(ValueError, match="unknown study 'table9'"):

@@ -167,3 +167,16 @@ def test_checkpoint_from_another_architecture_is_refused(tmp_path):
   cfg.model.tnrd = {"stages": 2, "num_filters": 4, "kernel_size": 3}
   with pytest.raises(ValueError, match="does not match this model/config"):
     pinn_denoise.eval(cfg, str(tmp_path))
+
+
+def test_dihedral_self_ensemble_is_exact_on_known_methods():
+  from scipy import ndimage
+  from vision_jax.tasks.denoise_common import dihedral_self_ensemble
+  rng = np.random.default_rng(0)
+  y = rng.random((7, 10, 1)).astype(np.float32)  # non-square: rotations change the shape
+  blur = lambda x: ndimage.uniform_filter(x, size=(3, 3, 1), mode="reflect")  # commutes with every symmetry
+  np.testing.assert_allclose(dihedral_self_ensemble(blur)(y), blur(y), atol=1e-6)
+  # A one-pixel shift down (periodic) seen through the 8 symmetries becomes the mean of the 4 shifts.
+  shift = lambda x: np.roll(x, 1, axis=0)
+  expect = sum(np.roll(y, s, axis=a) for a in (0, 1) for s in (1, -1)) / 4
+  np.testing.assert_allclose(dihedral_self_ensemble(shift)(y), expect, atol=1e-6)

@@ -78,7 +78,7 @@ def main():
     init_rng = jax.random.split(jax.random.PRNGKey(3))[0]
     init = jax.tree.leaves(TinyNet().init(init_rng, np.zeros((1, 8, 8, 1), np.float32))["params"])
     np.savez(a.out, *leaves, **{f"init_arr_{i}": v for i, v in enumerate(init)},
-             devices=jax.device_count(), loss=res.metrics.get("loss", 0.0))
+             devices=jax.device_count(), loss=res.metrics.get("loss", 0.0), seconds=res.seconds)
 
 
 if __name__ == "__main__":

@@ -98,8 +98,7 @@ def train(config, workdir: str):
     info["train_seconds"] = res.seconds
     info["train_images"] = len(train_images)
     info["parameters"] = state_lib.count_params(res.state["params"])
-    method = pinn_model.denoise_method(model, res.state, multiple)
-    results[method_label(config)] = common.evaluate_method(method, test)
+    results.update(heldout_results(config, pinn_model.denoise_method(model, res.state, multiple), test))
   else:
     from vision_jax.tasks import denoise_protocols
     common.prepare_workdir(workdir)
@@ -107,6 +106,15 @@ def train(config, workdir: str):
   results.update(reference_methods(config, test, val))
   write_report(workdir, config, test, results, info)
   return results
+
+
+def heldout_results(config, method, test: common.TestSet) -> dict:
+  """The trained model on the test set, plus its x8 geometric self-ensemble if eval.self_ensemble."""
+  out = {method_label(config): common.evaluate_method(method, test)}
+  if config.eval.get("self_ensemble", False):
+    out[method_label(config) + " + x8 self-ensemble"] = common.evaluate_method(
+        common.dihedral_self_ensemble(method), test)
+  return out
 
 
 def method_label(config) -> str:
@@ -175,7 +183,7 @@ def eval(config, workdir: str):  # noqa: A001 (mode name)
   problem = loop.TrainProblem(model, example, None, None)
   state, step = loop.restore_state(problem, config, workdir)
   results = {"noisy input": common.evaluate_method(lambda y: y, test),
-             method_label(config): common.evaluate_method(pinn_model.denoise_method(model, state, multiple), test)}
+             **heldout_results(config, pinn_model.denoise_method(model, state, multiple), test)}
   header, rows = common.results_rows(results, test.names)
   md = f"# Evaluation of checkpoint step {step} on `{_test_source(config)}`\n\n" + report.markdown_table(header, rows) + "\n"
   report.write_text_atomic(os.path.join(workdir, "eval_results.md"), md)

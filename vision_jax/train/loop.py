@@ -8,6 +8,7 @@ the same on 1 or many devices (up to float reduction order).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from typing import Any, Callable
@@ -40,10 +41,32 @@ class TrainProblem:
 
 @dataclasses.dataclass
 class TrainResult:
+  """state: final train state; metrics: last logged metrics; start_step: step resumed from;
+  seconds: training wall time summed over every run of this workdir (workdir/train_seconds.json)."""
   state: dict
   metrics: dict
   start_step: int
   seconds: float
+
+
+SECONDS_FILE = "train_seconds.json"
+
+
+def _previous_seconds(workdir: str, start: int) -> float:
+  """Training seconds recorded by earlier runs up to the checkpoint resumed from (0 for a fresh run)."""
+  path = os.path.join(workdir, SECONDS_FILE)
+  if not start or not os.path.exists(path):
+    return 0.0
+  with open(path) as f:
+    return float(json.load(f).get("seconds", 0.0))
+
+
+def _record_seconds(workdir: str, step: int, seconds: float) -> None:
+  if jax.process_index() == 0:
+    tmp = os.path.join(workdir, SECONDS_FILE + ".tmp")
+    with open(tmp, "w") as f:
+      json.dump({"step": step, "seconds": seconds}, f)
+    os.replace(tmp, os.path.join(workdir, SECONDS_FILE))
 
 
 def init_on_mesh(init: Callable, rng, out_shardings=None):
@@ -110,6 +133,7 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
   writer = writer_lib.make_writer(workdir, bool(config.get("tensorboard", False)), jax.process_index() == 0)
   last_saved = start if start else None
   metrics_host: dict = {}
+  earlier = seconds = _previous_seconds(workdir, start)
   t0 = time.time()
   bar = tqdm(total=total, initial=start, desc=desc, unit="step", dynamic_ncols=True,
              disable=not bool(tcfg.get("progress", True)))
@@ -128,12 +152,14 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
       if done % ckpt_every == 0 or done == total:
         checkpoint.save(manager, done, state)
         last_saved = done
+        seconds = earlier + time.time() - t0
+        _record_seconds(workdir, done, seconds)
       bar.update(1)
   finally:
     bar.close()
     manager.wait_until_finished()
     writer.close()
-  return TrainResult(state=state, metrics=metrics_host, start_step=start, seconds=time.time() - t0)
+  return TrainResult(state=state, metrics=metrics_host, start_step=start, seconds=seconds)
 
 
 def _check_finite_loss(metrics: dict, step: int, last_saved, directory) -> None:
