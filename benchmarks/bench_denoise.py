@@ -65,6 +65,10 @@ def main(argv=None):
                       "pinn: Algorithm 1's composite weights (perceptual, IC, BC terms too)")
   p.add_argument("--self_ensemble", action=argparse.BooleanOptionalAction, default=True,
                  help="also report each trained model's x8 flip/rotation self-ensemble (noisy input only)")
+  p.add_argument("--steps", type=int, default=0,
+                 help="with --dncnn_steps: fixed step counts instead of measuring the budget (to rerun or "
+                      "extend a benchmark with the counts it printed)")
+  p.add_argument("--dncnn_steps", type=int, default=0)
   p.add_argument("--max_size", type=int, default=0, help="downscale test images (0 = full size)")
   p.add_argument("--set", action="append", default=[], help="extra config overrides key=value (repeatable)")
   a = p.parse_args(argv)
@@ -85,10 +89,14 @@ def main(argv=None):
     key, _, value = item.partition("=")
     config = with_overrides(config, **{key: _parse_value(value)})
   budget_s = a.budget_minutes * 60.0
-  ours_steps, ours_sec = budget_steps(config, a.backbone, a.prior, budget_s)
-  dn_steps, dn_sec = budget_steps(config, "dncnn", "none", budget_s)
-  print(f"budget {a.budget_minutes:g} min per model: {a.backbone} {ours_sec:.3f} s/step -> {ours_steps} steps; "
-        f"dncnn {dn_sec:.3f} s/step -> {dn_steps} steps")
+  if a.steps and a.dncnn_steps:
+    ours_steps, dn_steps = a.steps, a.dncnn_steps
+    print(f"steps given: {a.backbone} {ours_steps}, dncnn {dn_steps} (budget not measured)")
+  else:
+    ours_steps, ours_sec = budget_steps(config, a.backbone, a.prior, budget_s)
+    dn_steps, dn_sec = budget_steps(config, "dncnn", "none", budget_s)
+    print(f"budget {a.budget_minutes:g} min per model: {a.backbone} {ours_sec:.3f} s/step -> {ours_steps} steps; "
+          f"dncnn {dn_sec:.3f} s/step -> {dn_steps} steps")
   config.train.steps = ours_steps
   config.study.dncnn_steps = dn_steps
   os.makedirs(a.workdir, exist_ok=True)

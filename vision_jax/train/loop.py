@@ -138,9 +138,15 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
   bar = tqdm(total=total, initial=start, desc=desc, unit="step", dynamic_ncols=True,
              disable=not bool(tcfg.get("progress", True)))
   try:
+    in_flight = None
     for step in range(start, total):
       batch = parallel.shard_batch(problem.batch_fn(step), mesh)
       state, metrics = step_fn(state, batch, step_rng)
+      # At most one step queued behind the running one: the next batch is still prepared while the
+      # device computes, and the progress bar and ETA follow computed steps, not dispatched ones.
+      if in_flight is not None:
+        jax.block_until_ready(in_flight)
+      in_flight = metrics
       done = step + 1
       if done % log_every == 0 or done % ckpt_every == 0 or done == total:
         metrics_host = {k: float(v) for k, v in jax.device_get(metrics).items()}
