@@ -64,6 +64,8 @@ def test_other_studies_tiny(tmp_path, run):
     assert (tmp_path / "scarcity" / "scarcity.png").exists()
     data = json.loads((tmp_path / "scarcity" / "scarcity.json").read_text())
     assert data["counts"] == [1, 2] and len(data["with PDE term"]) == 2
+    sub = json.loads((tmp_path / "scarcity" / "n1-pde0" / "results.json").read_text())["methods"]
+    assert data["noisy input"] == pytest.approx(np.mean(sub["noisy input"]["psnr"]))
 
 
 def test_table6_tiny_run_reports_self_ensemble_and_gaps_to_bm3d(tmp_path, monkeypatch):
