@@ -81,14 +81,17 @@ def image_grid_figure(path: str, panels: list[tuple[str, np.ndarray]], ncols: in
   plt.close(fig)
 
 
-def line_plot(path: str, x, series: dict, xlabel: str, ylabel: str, title: str = "", logx: bool = False) -> None:
-  """Saves a line plot of {label: y-values} against x as a PNG."""
+def line_plot(path: str, x, series: dict, xlabel: str, ylabel: str, title: str = "", logx: bool = False,
+              references: dict | None = None) -> None:
+  """Saves a line plot of {label: y-values} against x as a PNG; references {label: y} are dashed lines."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   fig, ax = plt.subplots(figsize=(5.5, 4))
   for label, y in series.items():
     ax.plot(x, y, marker="o", label=label)
+  for label, y in (references or {}).items():
+    ax.axhline(y, color="gray", ls="--", lw=1, label=label)
   if logx:
     ax.set_xscale("log")
   ax.set_xlabel(xlabel)

@@ -159,7 +159,8 @@ def scarcity(config, workdir: str) -> str:
       series[label].append(_mean(r[label_m]))
       noisy_psnr = _mean(r["noisy input"])  # the same test inputs in every sub-run
   report.line_plot(os.path.join(workdir, "scarcity.png"), counts, series, "training images", "held-out PSNR (dB)",
-                   f"{config.backbone}-{config.prior}, {common.noise_label(config.noise)}", logx=True)
+                   f"{config.backbone}-{config.prior}, {common.noise_label(config.noise)}", logx=True,
+                    references={"noisy input": noisy_psnr})
   rows = [[n, a, b, a - b, noisy_psnr] for n, a, b in zip(counts, series["with PDE term"], series["without PDE term"])]
   report.write_json(os.path.join(workdir, "scarcity.json"), {"counts": counts, **series, "noisy input": noisy_psnr})
   return "\n".join(["# Does the PDE term help when clean data are scarce?", "",
