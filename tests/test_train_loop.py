@@ -114,6 +114,19 @@ def test_mesh_errors():
   assert mesh.shape["data"] >= 1
 
 
+@pytest.mark.parametrize("count,index", [("2", None), ("2", "2"), ("two", "0")])
+def test_distributed_job_environment_is_validated_before_joining(monkeypatch, count, index):
+  from vision_jax.train import parallel
+  for name, value in (("VISION_JAX_NUM_PROCESSES", count), ("VISION_JAX_PROCESS_ID", index)):
+    if value is None:
+      monkeypatch.delenv(name, raising=False)
+    else:
+      monkeypatch.setenv(name, value)
+  with pytest.raises(ValueError, match="VISION_JAX_NUM_PROCESSES"):
+    parallel.maybe_initialize_distributed(True)
+  parallel.maybe_initialize_distributed(False)  # not asked: the environment is not read
+
+
 def test_optimizer_and_schedule_match_optax():
   import ml_collections
   import optax

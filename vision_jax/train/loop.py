@@ -69,15 +69,19 @@ def _record_seconds(workdir: str, step: int, seconds: float) -> None:
     os.replace(tmp, os.path.join(workdir, SECONDS_FILE))
 
 
-def init_on_mesh(init: Callable, rng, out_shardings=None):
-  """Runs a parameter initializer once, compiled without XLA backend optimizations.
+def compile_init(init: Callable, rng, out_shardings=None):
+  """A parameter initializer compiled without XLA backend optimizations (call it with rng).
 
   Random initializers of big Linen models compile slowly on CPU (minutes for a U2Net); the init runs
   once, so optimization level 0 costs nothing at run time and compiles several times faster.
   """
   jitted = jax.jit(init, out_shardings=out_shardings) if out_shardings is not None else jax.jit(init)
-  compiled = jitted.lower(rng).compile(compiler_options={"xla_backend_optimization_level": 0})
-  return compiled(rng)
+  return jitted.lower(rng).compile(compiler_options={"xla_backend_optimization_level": 0})
+
+
+def init_on_mesh(init: Callable, rng, out_shardings=None):
+  """Runs a parameter initializer once, compiled by `compile_init`."""
+  return compile_init(init, rng, out_shardings)(rng)
 
 
 def make_train_step(loss_fn, tx):
@@ -212,9 +216,8 @@ def fit_in_memory(problem: TrainProblem, config, steps: int, *, snapshot_every: 
   init_rng, step_rng = jax.random.split(rng)
   init_key = ("init", tuple(np.shape(problem.example_input)))
   if init_key not in cache:
-    init = lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input)
-    cache[init_key] = jax.jit(init).lower(init_rng).compile(
-        compiler_options={"xla_backend_optimization_level": 0})
+    cache[init_key] = compile_init(lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input),
+                                   init_rng)
   state = cache[init_key](init_rng)
   snapshots, metrics = [], {}
   if snapshot_fn is not None:
