@@ -1,6 +1,6 @@
 """Runs one command as N cooperating JAX processes on this machine (multi-process data parallelism).
 
-  python launch/local.py --processes 2 -- python -m vision_jax.main --config=configs/pinn_denoise.py:small \
+  python launch/local.py --processes 2 -- python -m vision_jax.main --config=configs/pinn_denoise/default.py:small \
       --workdir=runs/mp --config.distributed=True
 
 Each copy gets JAX_COORDINATOR_ADDRESS (localhost and a free port), VISION_JAX_NUM_PROCESSES and

@@ -9,7 +9,7 @@
 #    prior, not zero under Perona-Malik.
 #
 # Picking the best stopping time with the clean image (as in cell 2) is an **oracle** choice, shown
-# only to compare the flows; `configs/pde_denoise.py` tunes on a validation image and reports held-out
+# only to compare the flows; `configs/pde_denoise/default.py` tunes on a validation image and reports held-out
 # images. Source of truth: `notebooks/pde_priors_tour.py` (the .ipynb is generated from it by
 # `python notebooks/build_notebooks.py`; `tests/test_notebooks.py` runs it).
 

@@ -1,6 +1,6 @@
-"""Shared test helpers: load a configs/<name>.py file the way the CLI does."""
+"""Shared test helpers: load a config module of configs/ the way the CLI does."""
 
-import importlib.util
+import importlib
 import os
 
 import jax
@@ -16,9 +16,8 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def load_config(name: str, arg: str | None = None):
-  spec = importlib.util.spec_from_file_location(f"config_{name}", os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  """get_config(arg) of configs/<name>/default.py ('pinn_denoise') or of a variant ('pinn_denoise.study')."""
+  module = importlib.import_module(f"configs.{name}" if "." in name else f"configs.{name}.default")
   return module.get_config(arg)
 
 

@@ -10,7 +10,9 @@ import pytest
 from sklearn import metrics as skm
 
 from conftest import load_config
-from vision_jax.tasks import classify, classify_explain
+from vision_jax.metrics.evaluation import compute_metrics
+from vision_jax.tasks import classify
+from vision_jax.tasks.classify import explain as classify_explain, modes as classify_modes
 
 
 def digits_config(**kw):
@@ -49,14 +51,14 @@ def shapes_config():
 def digits_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("digits"))
   cfg = digits_config()
-  return cfg, workdir, classify.train(cfg, workdir)
+  return cfg, workdir, classify_modes.train(cfg, workdir)
 
 
 @pytest.fixture(scope="module")
 def shapes_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("shapes"))
   cfg = shapes_config()
-  return cfg, workdir, classify.train(cfg, workdir)
+  return cfg, workdir, classify_modes.train(cfg, workdir)
 
 
 def load_predictions(workdir, prefix=""):
@@ -121,7 +123,7 @@ def test_report_metrics_match_sklearn_on_saved_predictions(digits_run):
 
 def test_eval_mode_reproduces_accuracy_from_checkpoint(digits_run):
   cfg, workdir, result = digits_run
-  again = classify.eval(cfg, workdir)
+  again = classify_modes.eval(cfg, workdir)
   assert again["step"] == 150
   assert again["metrics"]["accuracy"] == pytest.approx(result["metrics"]["accuracy"], abs=1e-9)
   np.testing.assert_array_equal(load_predictions(workdir, "eval_")["predictions"], load_predictions(workdir)["predictions"])
@@ -148,10 +150,10 @@ def test_explain_writes_overlays_and_finite_sanity_table(shapes_run):
   bad = shapes_config()
   bad.explain.methods = "grad_cam,attention_rollout"
   with pytest.raises(ValueError, match=r"attention_rollout needs aux\['attention'\]"):
-    classify.explain(bad, workdir)
+    classify_explain.run(bad, workdir)
   assert not os.path.exists(os.path.join(workdir, "explain"))
 
-  out = classify.explain(cfg, workdir)
+  out = classify_explain.run(cfg, workdir)
   names = classify_explain.method_names(cfg)
   assert names == ["grad_cam", "grad_cam_plus_plus", "saliency", "integrated_gradients", "occlusion"]
   for name in names + ["overview"]:
@@ -182,7 +184,7 @@ def test_binary_metrics_and_threshold_sweep_match_sklearn():
   y = rng.integers(0, 2, 200)
   p1 = np.clip(0.35 * y + rng.random(200) * 0.65, 0, 1)
   probs = np.stack([1 - p1, p1], 1)
-  m = classify.compute_metrics(y, probs, [0.3, 0.5, 0.7])
+  m = compute_metrics(y, probs, [0.3, 0.5, 0.7])
   assert m["summary"]["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p1), abs=1e-6)
   assert m["summary"]["mcc"] == pytest.approx(skm.matthews_corrcoef(y, probs.argmax(1)), abs=1e-5)
   for row in m["threshold_sweep"]:
@@ -208,7 +210,7 @@ def test_bad_input_fails_before_a_workdir_exists(tmp_path, field, value, match):
   cfg[section][key] = value
   workdir = tmp_path / "run"
   with pytest.raises(ValueError, match=match):
-    classify.train(cfg, str(workdir))
+    classify_modes.train(cfg, str(workdir))
   assert not workdir.exists()
 
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import load_config
 from vision_jax.models import denoisers
 from vision_jax.pde import residuals
-from vision_jax.tasks import coord_pinn, pinn_denoise
+from vision_jax.projects.pinn_denoise import coord_pinn, protocols, run
 
 
 def test_pixel_fn_scaling_gives_pixel_unit_derivatives():
@@ -44,7 +44,9 @@ def test_fit_recovers_the_constant_solution_of_the_heat_equation():
   cfg.optim.lr = 1e-2
   cfg.train.progress = False
   noisy = np.full((8, 8, 1), 0.6, np.float32)
-  out, info = coord_pinn.fit(noisy, cfg, seed=0)
+  weights = protocols.PROTOCOLS["zeroshot"].loss_weights(cfg)
+  assert weights == {"data": 0.0, "pde": 1.0, "perc": 0.0, "ic": 1.0, "bc": 0.1}  # config.loss.weights, one source
+  out, info = coord_pinn.fit(noisy, cfg, weights, seed=0)
   assert out.shape == (8, 8, 1)
   np.testing.assert_allclose(out, 0.6, atol=0.03)
   assert info["final_ic"] < 1e-3 and np.isfinite(info["final_pde"])
@@ -53,4 +55,4 @@ def test_fit_recovers_the_constant_solution_of_the_heat_equation():
 def test_coord_mlp_needs_the_zeroshot_protocol():
   cfg = load_config("pinn_denoise", "small,backbone=coord_mlp,prior=heat")
   with pytest.raises(ValueError, match="runs only with protocol=zeroshot"):
-    pinn_denoise.train(cfg, "/nonexistent/never-created")
+    run.train(cfg, "/nonexistent/never-created")

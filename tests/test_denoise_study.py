@@ -6,11 +6,18 @@ import numpy as np
 import pytest
 
 from conftest import load_config
-from vision_jax.tasks import denoise_study
+from vision_jax.projects.pinn_denoise import study as denoise_study
+
+
+def subrun_dir(folder, name):
+  """The one finished sub-run folder <name>-<fingerprint> (the fingerprint is 10 hex digits)."""
+  found = [p for p in folder.iterdir() if p.name.rsplit("-", 1)[0] == name and len(p.name.rsplit("-", 1)[1]) == 10]
+  assert len(found) == 1, [p.name for p in folder.iterdir()]
+  return found[0]
 
 
 def tiny_study(run: str):
-  c = load_config("denoise_study", f"small,run={run},backbone=tnrd,prior=heat")
+  c = load_config("pinn_denoise.study", f"small,run={run},backbone=tnrd,prior=heat")
   c.study.backbones = "tnrd"
   c.study.priors = "heat,none"
   c.study.protocols = "heldout,oracle,zeroshot"
@@ -42,34 +49,70 @@ def test_table4_tiny_run_has_every_cell_and_labels_the_oracle(tmp_path):
   cells = json.loads((tmp_path / "table4" / "table4.json").read_text())
   assert set(cells) == {f"{p}/tnrd/{q}" for p in ("heldout", "oracle", "zeroshot") for q in ("heat", "none")}
   # Each cell is the mean PSNR its own sub-run measured.
-  sub = json.loads((tmp_path / "table4" / "oracle-tnrd-heat" / "results.json").read_text())
+  sub = json.loads((subrun_dir(tmp_path / "table4", "oracle-tnrd-heat") / "results.json").read_text())
   label = next(m for m in sub["methods"] if "ORACLE" in m)
   assert cells["oracle/tnrd/heat"][0] == pytest.approx(np.mean(sub["methods"][label]["psnr"]))
   assert "ORACLE: fits each test image's clean target" in text
   assert "The paper's Table 4 (its claims" in text and "42.24/0.98" in text
   assert "tv_chambolle" in text  # baselines measured in the same run
   # Resumable: a second call reuses finished sub-runs (no retraining) and gives the same table.
-  mtime = (tmp_path / "table4" / "heldout-tnrd-heat" / "results.json").stat().st_mtime
+  heldout = subrun_dir(tmp_path / "table4", "heldout-tnrd-heat") / "results.json"
+  mtime = heldout.stat().st_mtime
   assert denoise_study.train(cfg, str(tmp_path)) == text
-  assert (tmp_path / "table4" / "heldout-tnrd-heat" / "results.json").stat().st_mtime == mtime
+  assert heldout.stat().st_mtime == mtime
+  # --mode=report rebuilds the same tables from the finished sub-runs alone.
+  assert denoise_study.report_mode(cfg, str(tmp_path)) == text
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("run", ["table5", "table6", "scarcity"])
-def test_other_studies_tiny(tmp_path, run):
-  cfg = tiny_study(run)
+def test_a_rerun_with_other_settings_trains_new_cells_and_never_mixes(tmp_path):
+  cfg = tiny_study("table4")
+  cfg.study.priors = "heat"
+  cfg.study.protocols = "heldout"
+  denoise_study.train(cfg, str(tmp_path))
+  first = subrun_dir(tmp_path / "table4", "heldout-tnrd-heat")
+  cfg.noise.looks = 8.0  # another noise level: every cell must be trained again
   text = denoise_study.train(cfg, str(tmp_path))
-  assert text.startswith("#")
-  if run == "scarcity":
-    assert (tmp_path / "scarcity" / "scarcity.png").exists()
-    data = json.loads((tmp_path / "scarcity" / "scarcity.json").read_text())
-    assert data["counts"] == [1, 2] and len(data["with PDE term"]) == 2
-    sub = json.loads((tmp_path / "scarcity" / "n1-pde0" / "results.json").read_text())["methods"]
-    assert data["noisy input"] == pytest.approx(np.mean(sub["noisy input"]["psnr"]))
+  runs = sorted(p.name for p in (tmp_path / "table4").iterdir() if p.name.startswith("heldout-tnrd-heat"))
+  assert len(runs) == 2 and first.name in runs
+  second = next(tmp_path / "table4" / r for r in runs if r != first.name)
+  cells = json.loads((tmp_path / "table4" / "table4.json").read_text())
+  sub = json.loads((second / "results.json").read_text())
+  assert "L=8" in sub["noise"] and "L=8" in text
+  label = next(m for m in sub["methods"] if "[held-out]" in m)
+  assert cells["heldout/tnrd/heat"][0] == pytest.approx(np.mean(sub["methods"][label]["psnr"]))
+  with pytest.raises(FileNotFoundError, match="has not finished"):  # report mode never trains
+    cfg.noise.looks = 2.0
+    denoise_study.report_mode(cfg, str(tmp_path))
+
+
+def test_table5_tiny_run_measures_enl_and_cnr_of_every_method(tmp_path):
+  from vision_jax.metrics import image as image_metrics
+  cfg = tiny_study("table5")
+  text = denoise_study.train(cfg, str(tmp_path))
+  data = json.loads((tmp_path / "table5" / "table5.json").read_text())
+  assert set(data) == {"L=4/tnrd-heat [held-out]", "L=4/noisy input", "L=4/tv_chambolle",
+                       "L=4/pde:perona_malik (tuned on val)"}
+  # The noisy input's ENL on flat clean regions is about L (= 4 looks): the metric measures what it says.
+  assert 2.0 < data["L=4/noisy input"]["enl"][0] < 8.0
+  assert data["L=4/tv_chambolle"]["enl"][0] > data["L=4/noisy input"]["enl"][0]  # smoothing raises ENL
+  assert "| L | method | ENL | CNR | PSNR |" in text
+
+
+def test_scarcity_tiny_run_pairs_with_and_without_the_pde_term(tmp_path):
+  cfg = tiny_study("scarcity")
+  text = denoise_study.train(cfg, str(tmp_path))
+  assert (tmp_path / "scarcity" / "scarcity.png").exists()
+  data = json.loads((tmp_path / "scarcity" / "scarcity.json").read_text())
+  assert data["counts"] == [1, 2] and len(data["with PDE term"]) == 2
+  sub = json.loads((subrun_dir(tmp_path / "scarcity", "n1-pde0") / "results.json").read_text())["methods"]
+  assert data["noisy input"] == pytest.approx(np.mean(sub["noisy input"]["psnr"]))
+  label = next(m for m in sub if "[held-out]" in m)
+  assert data["without PDE term"][0] == pytest.approx(np.mean(sub[label]["psnr"]))
+  assert "train images" in text
 
 
 def test_table6_tiny_run_reports_self_ensemble_and_gaps_to_bm3d(tmp_path, monkeypatch):
-  from vision_jax.tasks import denoise_common
+  from vision_jax.tasks.denoise import evaluation as denoise_common
   cfg = tiny_study("table6")
   cfg.eval.self_ensemble = True
   cfg.eval.baselines = "tv_chambolle,bm3d"
@@ -82,7 +125,7 @@ def test_table6_tiny_run_reports_self_ensemble_and_gaps_to_bm3d(tmp_path, monkey
   assert rows == ["tnrd-heat [held-out]", "tnrd-heat [held-out] + x8 self-ensemble",
                   "dncnn-none [held-out]", "dncnn-none [held-out] + x8 self-ensemble"]
   assert len(calls) == 2  # one ensemble per trained model
-  sub = json.loads((tmp_path / "table6" / "sigma25-tnrd-heat" / "results.json").read_text())["methods"]
+  sub = json.loads((subrun_dir(tmp_path / "table6", "sigma25-tnrd-heat") / "results.json").read_text())["methods"]
   assert summary[rows[1]] == pytest.approx(np.mean(sub[rows[1]]["psnr"]))
   gap = summary[rows[1]] - summary["bm3d"]
   assert f"{rows[1]} {gap:+.2f} dB" in text

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import load_config
-from vision_jax.tasks import denoise_common as common, pde_denoise
+from vision_jax.baselines import pde_tuning
+from vision_jax.projects.pde_denoise import run as pde_denoise
+from vision_jax.tasks.denoise import evaluation as common
 
 
 def tiny_config():
@@ -14,10 +16,10 @@ def tiny_config():
   c.data.val = "bundled:camera"
   c.data.test = "bundled:moon,coins"
   c.data.max_size = 48
-  c.priors = "heat,perona_malik"
-  c.baselines = "tv_chambolle"
-  c.max_time = 4.0
-  c.tune = {"perona_malik": {"K": [0.05, 0.1]}}
+  c.pde.priors = "heat,perona_malik"
+  c.eval.baselines = "tv_chambolle"
+  c.pde.max_time = 4.0
+  c.pde.tune = {"perona_malik": {"K": [0.05, 0.1]}}
   return c
 
 
@@ -30,7 +32,8 @@ def test_pde_task_tunes_on_validation_and_beats_the_noisy_input(tmp_path):
   noisy_psnr = np.mean(m["noisy input"]["psnr"])
   assert np.mean(m["pde:heat"]["psnr"]) > noisy_psnr + 1.0
   assert np.mean(m["pde:perona_malik"]["psnr"]) > noisy_psnr + 1.0
-  s = data["settings"]["perona_malik"]
+  s = data["settings"]["pde:perona_malik"]
+  assert data["settings"]["tv_chambolle"]["kwargs"]["weight_per_sigma"] > 0  # tuned on the validation image
   assert s["params"]["K"] in (0.05, 0.1) and 0 < s["steps"] <= int(np.ceil(4.0 / s["dt"]))
   assert (tmp_path / "comparison.png").exists() and "pde:heat" in (tmp_path / "results.md").read_text()
 
@@ -38,7 +41,7 @@ def test_pde_task_tunes_on_validation_and_beats_the_noisy_input(tmp_path):
 def test_tuning_picks_the_psnr_maximising_step():
   cfg = tiny_config()
   val = common.make_test_set("bundled:camera", cfg.noise, 1, 48)
-  best = pde_denoise.tune_prior("heat", val.cleans[0], val.noisys[0], cfg)
+  best = pde_tuning.tune_prior("heat", val.cleans[0], val.noisys[0], cfg.pde)
   from vision_jax.pde import solvers
   scores = []
   for k in (max(best["steps"] - 1, 0), best["steps"], best["steps"] + 1):
@@ -50,15 +53,15 @@ def test_tuning_picks_the_psnr_maximising_step():
 
 def test_bad_inputs(tmp_path):
   cfg = tiny_config()
-  cfg.priors = "heat,warp"
+  cfg.pde.priors = "heat,warp"
   with pytest.raises(ValueError, match="unknown prior 'warp'"):
     pde_denoise.train(cfg, str(tmp_path / "w"))
   cfg = tiny_config()
-  cfg.tune = {"perona_malik": {"Q": [1.0]}}
+  cfg.pde.tune = {"perona_malik": {"Q": [1.0]}}
   with pytest.raises(ValueError, match="has no parameter 'Q'"):
     pde_denoise.train(cfg, str(tmp_path / "w"))
   cfg = tiny_config()
-  cfg.data_dir = str(tmp_path / "missing")
+  cfg.eval.data_dir = str(tmp_path / "missing")
   with pytest.raises(FileNotFoundError, match="does not exist"):
     pde_denoise.train(cfg, str(tmp_path / "w"))
   assert not (tmp_path / "w").exists()
@@ -66,3 +69,8 @@ def test_bad_inputs(tmp_path):
   cfg.noise.kind = "salt"
   with pytest.raises(ValueError, match="unknown noise kind 'salt'"):
     pde_denoise.train(cfg, str(tmp_path / "w"))
+  cfg = tiny_config()
+  cfg.pde.dt_fraction = 1.5
+  with pytest.raises(ValueError, match=r"dt_fraction=1.5 is invalid; expected 0 < dt_fraction <= 1"):
+    pde_denoise.train(cfg, str(tmp_path / "w"))
+  assert not (tmp_path / "w").exists()

@@ -8,7 +8,8 @@ import pytest
 from skimage import io
 
 from conftest import load_config
-from vision_jax.tasks import denoise_common as common, denoise_protocols, pinn_denoise, pinn_model
+from vision_jax.projects.pinn_denoise import claims, per_image, protocols, run
+from vision_jax.tasks.denoise import evaluation as common, model as model_lib, supervised
 from vision_jax.train import loop
 
 
@@ -39,17 +40,18 @@ def tiny_config(**kw):
 
 def test_heldout_run_writes_report_with_baselines_and_verdict(tmp_path):
   cfg = tiny_config()
-  results = pinn_denoise.train(cfg, str(tmp_path))
+  results = run.train(cfg, str(tmp_path))
   data = json.loads((tmp_path / "results.json").read_text())
   methods = data["methods"]
-  label = pinn_denoise.method_label(cfg)
+  label = run.method_label(cfg)
   assert set(methods) == {label, "noisy input", "tv_chambolle", "pde:perona_malik (tuned on val)"}
   assert data["images"] == ["coins", "moon"]
   # The noisy-input row really is the PSNR of the fixed noisy inputs.
   test = common.make_test_set("bundled:coins,moon", cfg.noise, cfg.eval.seed, 32)
   for i in range(2):
     assert methods["noisy input"]["psnr"][i] == pytest.approx(common.score(test.noisys[i], test.cleans[i])[0], abs=1e-4)
-  assert "Verdict: not reproduced" in data["verdict"]
+  assert "Verdict: not reproduced" in data["lines"][0]
+  assert set(data["settings"]) == {"tv_chambolle", "pde:perona_malik (tuned on val)"}  # tuned on the val image
   assert (tmp_path / "comparison.png").stat().st_size > 1000
   assert "| method |" in (tmp_path / "results.md").read_text()
   rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -60,24 +62,24 @@ def test_heldout_run_writes_report_with_baselines_and_verdict(tmp_path):
 
 def test_eval_mode_on_a_folder_of_pngs(tmp_path):
   cfg = tiny_config()
-  pinn_denoise.train(cfg, str(tmp_path / "w"))
+  run.train(cfg, str(tmp_path / "w"))
   folder = tmp_path / "pngs"
   folder.mkdir()
   rng = np.random.default_rng(0)
   for i in range(2):
     io.imsave(folder / f"im{i}.png", (rng.random((20, 24)) * 255).astype(np.uint8), check_contrast=False)
   cfg.eval.data_dir = str(folder)
-  pinn_denoise.eval(cfg, str(tmp_path / "w"))
+  run.eval(cfg, str(tmp_path / "w"))
   out = json.loads((tmp_path / "w" / "eval_results.json").read_text())
-  assert out["step"] == 3 and len(out["methods"]["noisy input"]["psnr"]) == 2
+  assert out["info"]["checkpoint_step"] == 3 and len(out["methods"]["noisy input"]["psnr"]) == 2
 
 
 def test_heldout_training_batches_come_only_from_training_images():
   cfg = tiny_config()
-  model, multiple = pinn_model.build_model(cfg)
+  model, multiple = model_lib.build_model(cfg)
   train_pixels = [np.full((20, 20, 1), v, np.float32) for v in (0.1, 0.2)]
   val = common.TestSet(["v"], [np.full((16, 16, 1), 0.5, np.float32)], [np.full((16, 16, 1), 0.5, np.float32)])
-  problem = pinn_denoise.heldout_problem(cfg, model, train_pixels, val, multiple)
+  problem = supervised.heldout_problem(cfg, model, multiple, train_pixels, val, run.heldout_loss(protocols.PROTOCOLS["heldout"])(model, cfg))
   seen = np.unique(np.concatenate([problem.batch_fn(s)["clean"].ravel() for s in range(20)]))
   np.testing.assert_allclose(seen, [0.1, 0.2], rtol=1e-6)
   assert set(problem.batch_fn(0)) == {"clean"}  # noise is drawn fresh on device each step
@@ -87,14 +89,24 @@ def test_heldout_refuses_test_images_in_training_data():
   cfg = tiny_config()
   cfg.data.train = "bundled:camera,coins"
   cfg.data.train_max_size = 32
-  with pytest.raises(ValueError, match="test image 'coins' is also in the training data"):
-    pinn_denoise.train(cfg, "/nonexistent/never-created")
+  with pytest.raises(ValueError, match="test image 'coins' is also the training data"):
+    run.train(cfg, "/nonexistent/never-created")
+
+
+def test_heldout_refuses_the_validation_image_in_the_test_set():
+  cfg = tiny_config()
+  cfg.data.val = "bundled:moon"
+  with pytest.raises(ValueError, match="test image 'moon' is also the validation image"):
+    run.train(cfg, "/nonexistent/never-created")
+  cfg.protocol = "zeroshot"  # the per-image protocols tune the baselines on the same validation image
+  with pytest.raises(ValueError, match="test image 'moon' is also the validation image"):
+    run.train(cfg, "/nonexistent/never-created")
 
 
 @pytest.mark.parametrize("protocol", ["oracle", "zeroshot"])
 def test_per_image_protocols_see_exactly_the_data_they_claim(protocol, monkeypatch):
   cfg = tiny_config(protocol=protocol)
-  model, multiple = pinn_model.build_model(cfg)
+  model, multiple = model_lib.build_model(cfg)
   test = common.make_test_set("bundled:coins", cfg.noise, 7, 32)
   seen = []
   real = loop.fit_in_memory
@@ -104,34 +116,48 @@ def test_per_image_protocols_see_exactly_the_data_they_claim(protocol, monkeypat
     return real(problem, config, steps, **kw)
 
   monkeypatch.setattr(loop, "fit_in_memory", spy)
-  out, info = denoise_protocols.run_per_image(cfg, model, multiple, test)
+  out, info = per_image.run_per_image(cfg, model, multiple, test, protocols.PROTOCOLS[protocol])
   batch = seen[0]
   np.testing.assert_array_equal(batch["noisy"][0], test.noisys[0])
-  weights = pinn_model.loss_weights(cfg, protocol)
+  weights = protocols.PROTOCOLS[protocol].loss_weights(cfg)
   if protocol == "oracle":
     np.testing.assert_array_equal(batch["clean"][0], test.cleans[0])  # Algorithm 1 fits the clean target
     assert weights["data"] == 1.0
   else:
     assert "clean" not in batch and weights["data"] == 0.0 and weights["perc"] == 0.0
-    assert info["discrepancy_stop_steps"] in {"0", "2", "4"}
+    assert info["stop_steps"] in {"0", "2", "4"}
   assert len(out["psnr"]) == 1 and np.isfinite(out["psnr"][0])
 
 
-def test_discrepancy_choice_picks_snapshot_with_noise_energy():
+def test_discrepancy_stop_picks_snapshot_with_noise_energy():
   noisy = np.zeros((4, 4, 1), np.float32)
   snaps = [(0, noisy + 0.0), (10, noisy + 0.1), (20, noisy + 0.3)]
-  step, img = denoise_protocols.discrepancy_choice(snaps, noisy, target_mse=0.011)
+  noise = {"kind": "awgn", "sigma": 0.105 * 255}  # expected noise energy 0.011
+  step, img = protocols.discrepancy_stop(snaps, noisy, noise)
   assert step == 10
+
+
+def test_protocol_registry_is_the_one_source_of_data_weights_and_labels():
+  cfg = tiny_config()
+  assert set(protocols.PROTOCOLS) == {"heldout", "oracle", "zeroshot"}
+  assert not protocols.PROTOCOLS["heldout"].per_image and protocols.PROTOCOLS["oracle"].per_image
+  y, c = np.zeros((5, 6, 1), np.float32), np.ones((5, 6, 1), np.float32)
+  assert set(protocols.PROTOCOLS["oracle"].fit_batch(y, c, 4)) == {"noisy", "clean"}
+  assert set(protocols.PROTOCOLS["zeroshot"].fit_batch(y, c, 4)) == {"noisy"}
+  assert protocols.PROTOCOLS["zeroshot"].fit_batch(y, c, 4)["noisy"].shape == (1, 8, 8, 1)
+  assert protocols.PROTOCOLS["heldout"].loss_weights(cfg) == {k: float(v) for k, v in cfg.loss.weights.items()}
+  cfg.prior = "none"
+  assert protocols.PROTOCOLS["heldout"].loss_weights(cfg)["pde"] == 0.0
+  assert "ORACLE" in run.method_label(tiny_config(protocol="oracle"))
 
 
 def test_verdict_lines():
   cfg = tiny_config()
-  assert "not reproduced" in pinn_denoise.verdict(cfg, 25.0)
-  cfg.protocol = "oracle"
-  assert "reproduced only as an oracle" in pinn_denoise.verdict(cfg, 41.5)
-  assert "below the claim even as an oracle" in pinn_denoise.verdict(cfg, 30.0)
+  assert "not reproduced" in claims.verdict(cfg, "heldout", 25.0)
+  assert "reproduced only as an oracle" in claims.verdict(cfg, "oracle", 41.5)
+  assert "below the claim even as an oracle" in claims.verdict(cfg, "oracle", 30.0)
   cfg.noise.kind, cfg.noise.sigma = "awgn", 25.0
-  line = pinn_denoise.verdict(cfg, 38.0)
+  line = claims.verdict(cfg, "oracle", 38.0)
   assert "39.58 dB (Table 6, AWGN sigma=25" in line and "reproduced only as an oracle" in line
 
 
@@ -144,7 +170,7 @@ def test_bad_config_names_fail_before_the_workdir_is_created(tmp_path, field, va
   cfg = tiny_config(**{field: value})
   work = tmp_path / "w"
   with pytest.raises(ValueError, match=message):
-    pinn_denoise.train(cfg, str(work))
+    run.train(cfg, str(work))
   assert not work.exists()
 
 
@@ -154,24 +180,25 @@ def test_bad_data_fails_clearly(tmp_path):
   empty.mkdir()
   cfg.data.train_dir = str(empty)
   with pytest.raises(ValueError, match="has no readable images"):
-    pinn_denoise.train(cfg, str(tmp_path / "w"))
+    run.train(cfg, str(tmp_path / "w"))
   cfg = tiny_config()
   cfg.data.patch_size = 64
-  with pytest.raises(ValueError, match="patch_size=64 is larger than the smallest training image"):
-    pinn_denoise.train(cfg, str(tmp_path / "w2"))
+  with pytest.raises(ValueError, match=r"data.patch_size=64 is invalid; expected 1..48"):
+    run.train(cfg, str(tmp_path / "w2"))
+  assert not (tmp_path / "w").exists() and not (tmp_path / "w2").exists()
 
 
 def test_checkpoint_from_another_architecture_is_refused(tmp_path):
   cfg = tiny_config()
-  pinn_denoise.train(cfg, str(tmp_path))
+  run.train(cfg, str(tmp_path))
   cfg.model.tnrd = {"stages": 2, "num_filters": 4, "kernel_size": 3}
-  with pytest.raises(ValueError, match="does not match this model/config"):
-    pinn_denoise.eval(cfg, str(tmp_path))
+  with pytest.raises(ValueError, match="could not be read as this model/config's state"):
+    run.eval(cfg, str(tmp_path))
 
 
 def test_dihedral_self_ensemble_is_exact_on_known_methods():
   from scipy import ndimage
-  from vision_jax.tasks.denoise_common import dihedral_self_ensemble
+  from vision_jax.tasks.denoise.evaluation import dihedral_self_ensemble
   rng = np.random.default_rng(0)
   y = rng.random((7, 10, 1)).astype(np.float32)  # non-square: rotations change the shape
   blur = lambda x: ndimage.uniform_filter(x, size=(3, 3, 1), mode="reflect")  # commutes with every symmetry

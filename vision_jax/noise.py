@@ -36,6 +36,11 @@ __all__ = [
   "speckle_amplitude",
   "NOISE_MODELS",
   "add_noise",
+  "NOISE_FIELDS",
+  "noise_kwargs",
+  "noise_label",
+  "expected_noise_mse",
+  "sigma_equivalent_255",
 ]
 
 
@@ -203,3 +208,63 @@ def add_noise(key: jax.Array, x, kind: str, **params) -> jax.Array:
   """
   check_choice(kind, NOISE_MODELS, "noise kind")
   return NOISE_MODELS[kind](key, x, **params)
+
+
+# ----------------------------------------------------------------------------- settings from a config
+# Which fields of a noise setting (config.noise) each model takes, and what each field must satisfy.
+NOISE_FIELDS = {"awgn": ("sigma",), "poisson_gaussian": ("lam", "sigma"), "speckle": ("looks",),
+                "speckle_amplitude": ("looks",)}
+_FIELD_RULES = {"sigma": (0.0, False), "lam": (0.0, True), "looks": (1.0, False)}  # (minimum, strict)
+
+
+def noise_kwargs(noise_cfg) -> dict:
+  """The keyword parameters of a noise setting for its kind, validated, e.g. {'sigma': 25.0} for awgn.
+
+  noise_cfg: a mapping (ml_collections ConfigDict or dict) with `kind` and the kind's fields.
+  Raises ValueError (one line) for an unknown kind or an out-of-range value (sigma < 0, lam <= 0, looks < 1).
+  """
+  kind = noise_cfg["kind"]
+  check_choice(kind, NOISE_FIELDS, "noise kind")
+  out = {}
+  for field in NOISE_FIELDS[kind]:
+    try:
+      value = float(noise_cfg[field])
+    except (TypeError, ValueError):
+      raise ValueError(f"noise.{field}={noise_cfg[field]!r} is invalid; expected a number") from None
+    minimum, strict = _FIELD_RULES[field]
+    _check_param(value, f"noise.{field}", minimum, strict)
+    out[field] = value
+  return out
+
+
+def noise_label(noise_cfg) -> str:
+  """Short human label, e.g. 'awgn sigma=25' or 'speckle L=4'."""
+  kw = noise_kwargs(noise_cfg)
+  return f"{noise_cfg['kind']} " + " ".join(f"{'L' if k == 'looks' else k}={v:g}" for k, v in kw.items())
+
+
+def expected_noise_mse(noisy: np.ndarray, noise_cfg) -> float:
+  """E[(y - x)^2] per pixel, estimated from the noisy image alone (no clean image is used).
+
+  awgn: (sigma/255)^2. poisson_gaussian: mean(y)/lam + (sigma/255)^2 (E[y] = x). speckle (Gamma,
+  L looks): E[y^2] = x^2 (1 + 1/L) so E[(y-x)^2] = mean(y^2)/(L+1). speckle_amplitude (Nakagami):
+  E[n^2] = 1, so E[y^2] = x^2 and E[(y-x)^2] = x^2 (2 - 2E[n]) = mean(y^2)(2 - 2E[n]).
+  """
+  kw = noise_kwargs(noise_cfg)
+  kind = noise_cfg["kind"]
+  y = np.asarray(noisy, np.float64)
+  if kind == "awgn":
+    return (kw["sigma"] / 255.0) ** 2
+  if kind == "poisson_gaussian":
+    return float(np.mean(np.clip(y, 0, None)) / kw["lam"] + (kw["sigma"] / 255.0) ** 2)
+  if kind == "speckle":
+    return float(np.mean(y ** 2) / (kw["looks"] + 1.0))
+  from scipy.special import gammaln
+  L = kw["looks"]
+  mean_n = np.exp(gammaln(L + 0.5) - gammaln(L)) / np.sqrt(L)
+  return float(np.mean(y ** 2) * (2.0 - 2.0 * mean_n))
+
+
+def sigma_equivalent_255(noisy: np.ndarray, noise_cfg) -> float:
+  """The AWGN sigma (0-255 scale) with the same expected noise energy: what classical baselines get."""
+  return float(np.sqrt(expected_noise_mse(noisy, noise_cfg)) * 255.0)

@@ -6,16 +6,18 @@ leaves it slightly outside; nothing is clipped), and the noise standard deviatio
 footing (oracle noise level, no per-method estimate). Each returns the denoised (H, W) image in
 the input's floating dtype (float64 for integer input). sigma == 0 returns a copy of the input.
 
-Parameter rules (sigma01 = sigma / 255):
-  tv_chambolle  skimage.restoration.denoise_tv_chambolle, weight = TV_WEIGHT_PER_SIGMA * sigma01
-                (0.9, the best factor of a sweep over {0.5..2} on astronaut/coins/camera/moon at
-                sigma 15/25/50, within ~0.5 dB of the best per image); `weight=` overrides.
-  nl_means      skimage.restoration.denoise_nl_means, h = 0.8 sigma01, sigma = sigma01, patch_size 5,
-                patch_distance 6, fast_mode=True (the scikit-image gallery setting).
+Parameter rules (sigma01 = sigma / 255). These are starting points, not tuned on any image here;
+comparison tables tune them on a validation image with `vision_jax.baselines.methods.tune_classical`
+(the same grid search the PDE priors get) and report the setting chosen:
+  tv_chambolle  skimage.restoration.denoise_tv_chambolle, weight = weight_per_sigma * sigma01
+                (default 1.0; `weight=` sets the weight directly).
+  nl_means      skimage.restoration.denoise_nl_means, h = h_factor sigma01 (default 0.8), sigma = sigma01,
+                patch_size 5, patch_distance 6, fast_mode=True (the scikit-image gallery setting).
   wavelet       skimage.restoration.denoise_wavelet, BayesShrink, soft thresholding, sigma = sigma01,
-                wavelet 'db2' (~0.5 dB better than the default 'db1' in the same sweep), rescale_sigma.
-  bm3d          bm3d.bm3d(noisy, sigma_psd = sigma01), all stages, default profile; needs the optional
-                `bm3d` package (pip install 'vision_jax[baselines]').
+                rescale_sigma; wavelet 'db1' (the scikit-image default).
+  bm3d          bm3d.bm3d(noisy, sigma_psd = sigma01), all stages, default profile 'np' (the reference
+                implementation's default); needs the optional `bm3d` package
+                (pip install 'vision_jax[baselines]'). Not tuned.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ __all__ = [
   "TV_WEIGHT_PER_SIGMA",
 ]
 
-TV_WEIGHT_PER_SIGMA = 0.9
+TV_WEIGHT_PER_SIGMA = 1.0
 
 
 def _prepare(noisy, sigma) -> tuple[np.ndarray, float]:
@@ -61,13 +63,15 @@ def _out(result, like: np.ndarray) -> np.ndarray:
   return np.asarray(result, dtype=like.dtype)
 
 
-def tv_chambolle(noisy, sigma, weight: float | None = None, **kwargs) -> np.ndarray:
+def tv_chambolle(noisy, sigma, weight: float | None = None, weight_per_sigma: float = TV_WEIGHT_PER_SIGMA,
+                 **kwargs) -> np.ndarray:
   """Total-variation (ROF) denoising by Chambolle's projection algorithm.
 
   Args:
     noisy: (H, W) float image, nominally [0, 1].
     sigma: noise std on the 0-255 scale (>= 0).
-    weight: TV weight; default TV_WEIGHT_PER_SIGMA * sigma / 255. Larger = smoother.
+    weight: TV weight; default weight_per_sigma * sigma / 255. Larger = smoother.
+    weight_per_sigma: the weight per unit of sigma / 255 (used when weight is None).
     **kwargs: passed to skimage.restoration.denoise_tv_chambolle (eps, max_num_iter).
   Returns:
     (H, W) denoised image.
@@ -78,7 +82,7 @@ def tv_chambolle(noisy, sigma, weight: float | None = None, **kwargs) -> np.ndar
   if weight is None:
     if s01 == 0:
       return img.copy()
-    weight = TV_WEIGHT_PER_SIGMA * s01
+    weight = float(weight_per_sigma) * s01
   return _out(denoise_tv_chambolle(img, weight=weight, **kwargs), img)
 
 
@@ -104,7 +108,7 @@ def nl_means(noisy, sigma, h_factor: float = 0.8, patch_size: int = 5, patch_dis
   return _out(out, img)
 
 
-def wavelet(noisy, sigma, wavelet_name: str = "db2", method: str = "BayesShrink", mode: str = "soft") -> np.ndarray:
+def wavelet(noisy, sigma, wavelet_name: str = "db1", method: str = "BayesShrink", mode: str = "soft") -> np.ndarray:
   """Wavelet shrinkage (BayesShrink by default) with the given noise level.
 
   Args:

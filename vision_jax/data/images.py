@@ -60,8 +60,10 @@ def load_folder(path: str, max_size: int | None = None) -> list[NamedImage]:
   for fname in names:
     try:
       raw = io.imread(os.path.join(path, fname))
-    except Exception:  # unreadable file: skipped, reported below if nothing is left
-      continue
+    except Exception as e:  # noqa: BLE001 (any decoder error): a dataset must not lose images silently
+      reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+      raise ValueError(f"image file {os.path.join(path, fname)!r} could not be read ({reason}); expected a valid "
+                       "image: remove or replace it") from None
     images.append(NamedImage(os.path.splitext(fname)[0], _limit_size(to_gray_float(raw), max_size)))
   if not images:
     raise ValueError(f"data folder {path!r} has no readable images; expected files ending in "
@@ -127,3 +129,15 @@ def sample_patches(images: list[np.ndarray], batch_size: int, patch_size: int, s
         patch = patch[:, ::-1]
     out[b] = patch
   return out
+
+
+def pad_to_multiple(x: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+  """Pads (H, W, C) at the bottom/right so H and W are multiples of `multiple`; returns (padded, (H, W)).
+
+  Reflection padding (edge repetition when the image is smaller than the pad); crop the result of a
+  model back with [:H, :W].
+  """
+  h, w = x.shape[:2]
+  ph, pw = (-h) % multiple, (-w) % multiple
+  mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
+  return np.pad(x, ((0, ph), (0, pw), (0, 0)), mode=mode), (h, w)

@@ -2,8 +2,9 @@
 
     L = w_data L_data + w_pde L_pde + w_perc L_perc + w_ic L_ic + w_bc L_bc
 
-Algorithm 1's weights are the defaults: data 1, pde 1, perc 0.1, ic 0.03, bc 0.02. Each term can be
-switched off (weight 0) for ablations. Images are NHWC (N, H, W, C) in [0, 1].
+The weights are always given (one source: the caller's config; Algorithm 1's are ALGORITHM1_WEIGHTS:
+data 1, pde 1, perc 0.1, ic 0.03, bc 0.02); a term of weight 0 is not computed, and `total_loss` is
+the one place the terms are summed. Images are NHWC (N, H, W, C) in [0, 1].
 
 PDE residual form (`pde_form`):
 - "implicit_step" (default): r = x_hat - y - tau * F(x_hat). r = 0 holds exactly when x_hat is one
@@ -26,7 +27,7 @@ import jax.numpy as jnp
 from vision_jax.pde import operators, residuals
 
 TERMS = ("data", "pde", "perc", "ic", "bc")
-DEFAULT_WEIGHTS = {"data": 1.0, "pde": 1.0, "perc": 0.1, "ic": 0.03, "bc": 0.02}
+ALGORITHM1_WEIGHTS = {"data": 1.0, "pde": 1.0, "perc": 0.1, "ic": 0.03, "bc": 0.02}
 PDE_FORMS = ("implicit_step", "steady")
 BC_KINDS = ("neumann", "dirichlet")
 
@@ -77,19 +78,29 @@ def boundary_loss(x_hat, kind: str = "neumann", value: float = 0.0):
   raise ValueError(f"unknown boundary condition {kind!r}; valid: {', '.join(BC_KINDS)}")
 
 
-def pinn_loss_terms(x_hat, noisy, clean=None, *, prior: str = "zg", prior_params=None,
+def check_weights(weights: dict) -> dict:
+  """The weights as floats; ValueError for an unknown term, a missing one, or a negative weight."""
+  unknown, missing = sorted(set(weights) - set(TERMS)), sorted(set(TERMS) - set(weights))
+  if unknown or missing:
+    raise ValueError(f"loss weights {sorted(weights)} are invalid (unknown {unknown}, missing {missing}); "
+                     f"expected one weight per term: {', '.join(TERMS)}")
+  out = {k: float(v) for k, v in weights.items()}
+  bad = [k for k, v in out.items() if not v >= 0]
+  if bad:
+    raise ValueError(f"loss weight {bad[0]}={weights[bad[0]]!r} is invalid; expected >= 0")
+  return out
+
+
+def pinn_loss_terms(x_hat, noisy, clean=None, *, weights: dict, prior: str = "zg", prior_params=None,
                     pde_form: str = "implicit_step", tau: float = 1.0, bc_kind: str = "neumann",
-                    bc_value: float = 0.0, weights=None, side_outputs=()) -> dict:
+                    bc_value: float = 0.0, side_outputs=()) -> dict:
   """Each term of the composite loss as a scalar; terms with weight 0 are not computed (0.0).
 
   x_hat, noisy, clean: (N, H, W, C). clean may be None (zero-shot): then the data and perceptual
   weights must be 0. side_outputs: deep-supervision outputs (NHWC), added to the data term as their
   mean MSE. prior 'none' disables the PDE term.
   """
-  weights = {**DEFAULT_WEIGHTS, **(weights or {})}
-  unknown = set(weights) - set(TERMS)
-  if unknown:
-    raise ValueError(f"unknown loss terms {sorted(unknown)}; valid: {', '.join(TERMS)}")
+  weights = check_weights(weights)
   if clean is None and (weights["data"] > 0 or weights["perc"] > 0):
     raise ValueError("no clean target in this batch (zero-shot), but loss weights data/perc are "
                      f"{weights['data']}/{weights['perc']}; expected 0")
@@ -112,7 +123,10 @@ def pinn_loss_terms(x_hat, noisy, clean=None, *, prior: str = "zg", prior_params
   return terms
 
 
-def total_loss(terms: dict, weights=None):
-  """Weighted sum of the terms (weights default to Algorithm 1's)."""
-  weights = {**DEFAULT_WEIGHTS, **(weights or {})}
-  return sum(weights[k] * terms[k] for k in TERMS)
+def total_loss(terms: dict, weights: dict):
+  """sum_k weights[k] * terms[k] over the computed terms (any subset of TERMS, e.g. the coordinate
+  PINN's ic / pde / bc). A positive weight of a term that was not computed is an error."""
+  absent = sorted(k for k, w in weights.items() if float(w) > 0 and k not in terms)
+  if absent:
+    raise ValueError(f"loss weights {absent} are > 0 but those terms were not computed; set them to 0")
+  return sum(float(weights[k]) * terms[k] for k in terms)

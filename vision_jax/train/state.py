@@ -70,3 +70,20 @@ def model_variables(state: dict) -> dict:
 def count_params(tree) -> int:
   """Number of scalars in a pytree of arrays (or ShapeDtypeStructs)."""
   return int(sum(x.size for x in jax.tree.leaves(tree)))
+
+
+def apply_model(model, params, batch_stats, x, train: bool, rngs=None):
+  """(output, aux, new_batch_stats) of a Linen model that returns (output, aux).
+
+  BatchNorm statistics (the `batch_stats` collection) are updated only when training; `rngs`
+  (e.g. {"dropout": key}) is passed to model.apply.
+  """
+  variables = {"params": params}
+  kw = {} if rngs is None else {"rngs": rngs}
+  if jax.tree.leaves(batch_stats):
+    variables["batch_stats"] = batch_stats
+    if train:
+      (y, aux), updates = model.apply(variables, x, train=True, mutable=["batch_stats"], **kw)
+      return y, aux, updates["batch_stats"]
+  y, aux = model.apply(variables, x, train=train, **kw)
+  return y, aux, batch_stats

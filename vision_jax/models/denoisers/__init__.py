@@ -9,7 +9,7 @@ from vision_jax.models.denoisers.coord_mlp import CoordMLP, scalar_fn
 from vision_jax.models.denoisers.dncnn import DnCNN
 from vision_jax.models.denoisers.resunet import ResUNet
 from vision_jax.models.denoisers.tnrd import TNRD
-from vision_jax.models.denoisers.u2net import ResU2Net, U2Net
+from vision_jax.models.denoisers.u2net import ResU2Net, U2Net, required_multiple
 from vision_jax.models.denoisers.unet import UNet
 
 DENOISERS = {
@@ -30,5 +30,15 @@ def get_denoiser(name, **kwargs):
   return DENOISERS[name](**kwargs)
 
 
-__all__ = ["DENOISERS", "get_denoiser", "count_params", "scalar_fn", "CoordMLP", "DnCNN",
+def input_multiple(model) -> int:
+  """The multiple that H and W of an input must be for `model` (its pooling depth): 2**(levels - 1)
+  for the (Res)UNet, 2**depth for the (Res)U2Net, 1 for the others (they keep any size)."""
+  if isinstance(model, (UNet, ResUNet)):
+    return 2 ** (len(model.features) - 1)
+  if isinstance(model, (U2Net, ResU2Net)):
+    return required_multiple(model.heights)
+  return 1
+
+
+__all__ = ["DENOISERS", "get_denoiser", "input_multiple", "count_params", "scalar_fn", "CoordMLP", "DnCNN",
            "ResUNet", "ResU2Net", "TNRD", "U2Net", "UNet"]

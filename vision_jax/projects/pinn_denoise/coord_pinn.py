@@ -6,6 +6,8 @@ u_theta(x, y, t), fitted with
     + w_bc  mean_border (du/dn)^2 (Neumann) or (u - g)^2 (Dirichlet)
 
 and the denoised image is u(., ., T). Only the noisy image is used (a zero-shot method by nature).
+The weights are config.loss.weights as the zero-shot protocol gives them (data and perc are 0), summed
+by vision_jax.losses.pinn.total_loss like every other PINN loss of the project.
 
 Units: the network sees x/L, y/L in [0, 1] (L = max(H, W) - 1) and t/T; u_fn below undoes that
 scaling, so autodiff derivatives (and hence the PDE) are in pixel units, the same units as the grid
@@ -18,8 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vision_jax.losses import pinn as pinn_loss
 from vision_jax.models import denoisers
 from vision_jax.pde import residuals
+from vision_jax.projects.pinn_denoise import loss as loss_lib
 from vision_jax.train import loop
 
 
@@ -45,8 +49,8 @@ def sample_collocation(rng: np.random.Generator, shape, n: int, horizon: float) 
           "normals": normals.astype(np.float32), "ic_index": ic.astype(np.int32)}
 
 
-def fit(noisy: np.ndarray, config, seed: int = 0) -> tuple[np.ndarray, dict]:
-  """Fits u_theta to one noisy image (H, W, 1); returns (u(., ., T) as (H, W, 1), info)."""
+def fit(noisy: np.ndarray, config, weights: dict, seed: int = 0) -> tuple[np.ndarray, dict]:
+  """Fits u_theta to one noisy image (H, W, 1) with loss `weights`; returns (u(., ., T) as (H, W, 1), info)."""
   ccfg = config.coord
   h, w = noisy.shape[:2]
   length, horizon = float(max(h, w) - 1), float(ccfg.time)
@@ -54,9 +58,7 @@ def fit(noisy: np.ndarray, config, seed: int = 0) -> tuple[np.ndarray, dict]:
   pixels = jnp.asarray(noisy[..., 0]).ravel()
   grid = np.asarray(residuals.grid_points((h, w)))  # (H*W, 3), t = 0
   prior = config.prior
-  from vision_jax.tasks import pinn_model
-  params_pde = pinn_model.prior_params(config)
-  weights = {k: float(v) for k, v in dict(ccfg.weights).items()}
+  params_pde = loss_lib.prior_params(config)
 
   def loss_fn(params, batch_stats, batch, rng):
     u = pixel_fn(model, params, length, horizon)
@@ -65,13 +67,12 @@ def fit(noisy: np.ndarray, config, seed: int = 0) -> tuple[np.ndarray, dict]:
     terms = {"ic": jnp.mean((u0 - pixels[batch["ic_index"]]) ** 2)}
     terms["pde"] = (jnp.mean(residuals.autodiff_residual(u, batch["interior"], prior, **params_pde) ** 2)
                     if prior != "none" else jnp.zeros(()))
-    if ccfg.bc_kind == "neumann":
+    if config.loss.bc_kind == "neumann":
       grads = jax.vmap(lambda p: jnp.stack(jax.grad(u, argnums=(0, 1))(p[0], p[1], p[2])))(batch["border"])
       terms["bc"] = jnp.mean(jnp.sum(grads * batch["normals"], -1) ** 2)
     else:
-      terms["bc"] = jnp.mean((jax.vmap(lambda p: u(p[0], p[1], p[2]))(batch["border"]) - float(ccfg.bc_value)) ** 2)
-    loss = sum(weights[k] * terms[k] for k in terms)
-    return loss, (terms, batch_stats)
+      terms["bc"] = jnp.mean((jax.vmap(lambda p: u(p[0], p[1], p[2]))(batch["border"]) - float(config.loss.bc_value)) ** 2)
+    return pinn_loss.total_loss(terms, weights), (terms, batch_stats)
 
   def batch_fn(step):
     return sample_collocation(np.random.default_rng([seed, step]), (h, w), int(ccfg.points), horizon)

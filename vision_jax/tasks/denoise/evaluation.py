@@ -1,14 +1,14 @@
-"""Shared pieces of the denoising tasks: noise settings, fixed noisy test sets, timed evaluation of any
-method on the same noisy inputs, and result tables.
+"""Evaluation of denoising methods: fixed noisy test sets, timed runs of any method on the same noisy
+inputs, scores, self-ensemble, result tables and comparison panels.
 
 A "method" is a function (noisy (H, W, 1) float32) -> denoised (H, W, 1); every method of a run sees
-exactly the same noisy arrays (made once from fixed seeds).
+exactly the same noisy arrays (made once from fixed seeds, never clipped). Outputs are clipped to
+[0, 1] before scoring, for every method alike (the noisy-input row included).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from typing import Callable
 
@@ -20,55 +20,9 @@ from vision_jax import noise as noise_lib
 from vision_jax.data import images as images_lib
 from vision_jax.metrics import image as image_metrics
 
-# Which config.noise fields each noise model takes.
-NOISE_FIELDS = {"awgn": ("sigma",), "poisson_gaussian": ("lam", "sigma"), "speckle": ("looks",),
-                "speckle_amplitude": ("looks",)}
-
-
-def noise_kwargs(noise_cfg) -> dict:
-  """The keyword parameters of config.noise for its kind, e.g. {'sigma': 25.0} for awgn."""
-  kind = noise_cfg.kind
-  if kind not in NOISE_FIELDS:
-    raise ValueError(f"unknown noise kind {kind!r}; valid: {', '.join(NOISE_FIELDS)}")
-  return {f: float(noise_cfg[f]) for f in NOISE_FIELDS[kind]}
-
-
-def noise_label(noise_cfg) -> str:
-  """Short human label, e.g. 'awgn sigma=25' or 'speckle L=4'."""
-  kw = noise_kwargs(noise_cfg)
-  parts = [f"{'L' if k == 'looks' else k}={v:g}" for k, v in kw.items()]
-  return f"{noise_cfg.kind} " + " ".join(parts)
-
-
-def expected_noise_mse(noisy: np.ndarray, noise_cfg) -> float:
-  """E[(y - x)^2] per pixel, estimated from the noisy image alone (no clean image is used).
-
-  awgn: (sigma/255)^2. poisson_gaussian: mean(y)/lam + (sigma/255)^2 (E[y] = x). speckle (Gamma,
-  L looks): E[y^2] = x^2 (1 + 1/L) so E[(y-x)^2] = mean(y^2)/(L+1). speckle_amplitude (Nakagami):
-  E[n^2] = 1, so E[y^2] = x^2 and E[(y-x)^2] = x^2 (2 - 2E[n]) = mean(y^2)(2 - 2E[n]).
-  """
-  kw = noise_kwargs(noise_cfg)
-  y = np.asarray(noisy, np.float64)
-  if noise_cfg.kind == "awgn":
-    return (kw["sigma"] / 255.0) ** 2
-  if noise_cfg.kind == "poisson_gaussian":
-    return float(np.mean(np.clip(y, 0, None)) / kw["lam"] + (kw["sigma"] / 255.0) ** 2)
-  if noise_cfg.kind == "speckle":
-    return float(np.mean(y ** 2) / (kw["looks"] + 1.0))
-  from scipy.special import gammaln
-  L = kw["looks"]
-  mean_n = np.exp(gammaln(L + 0.5) - gammaln(L)) / np.sqrt(L)
-  return float(np.mean(y ** 2) * (2.0 - 2.0 * mean_n))
-
-
-def sigma_equivalent_255(noisy: np.ndarray, noise_cfg) -> float:
-  """The AWGN sigma (0-255 scale) with the same expected noise energy: what classical baselines get."""
-  return float(np.sqrt(expected_noise_mse(noisy, noise_cfg)) * 255.0)
-
-
 def make_noisy(cleans: list[np.ndarray], noise_cfg, seed: int) -> list[np.ndarray]:
   """Noisy copies of the clean images (each (H, W, 1)); image i uses key fold_in(PRNGKey(seed), i)."""
-  kw = noise_kwargs(noise_cfg)
+  kw = noise_lib.noise_kwargs(noise_cfg)
   base = jax.random.PRNGKey(seed)
   return [np.asarray(noise_lib.add_noise(jax.random.fold_in(base, i), jnp.asarray(c), noise_cfg.kind, **kw))
           for i, c in enumerate(cleans)]
@@ -135,26 +89,6 @@ def dihedral_self_ensemble(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[
   return ensemble
 
 
-def classical_methods(names, noise_cfg) -> dict[str, Callable]:
-  """Classical baselines (tv_chambolle, nl_means, wavelet, bm3d) as methods on (H, W, 1) images.
-
-  Each gets the AWGN-equivalent sigma of the noise (estimated from the noisy image alone). Names whose
-  dependencies are missing (bm3d without the `baselines` extra) are skipped with a note.
-  """
-  from vision_jax.baselines import classical
-  available = classical.available_baselines()
-  methods = {}
-  for name in names:
-    if name not in classical.CLASSICAL_BASELINES:
-      raise ValueError(f"unknown baseline {name!r}; valid: {', '.join(classical.CLASSICAL_BASELINES)}")
-    if name not in available:
-      print(f"note: baseline {name} skipped (not installed; pip install -e '.[baselines]')")
-      continue
-    fn = classical.CLASSICAL_BASELINES[name]
-    methods[name] = (lambda f: lambda y: f(np.clip(y[..., 0], 0, 1), sigma_equivalent_255(y, noise_cfg))[..., None])(fn)
-  return methods
-
-
 def results_rows(results: dict, names: list[str]) -> tuple[list[str], list[list]]:
   """Table with one row per method: per-image PSNR, mean PSNR, mean SSIM, mean seconds/image."""
   header = ["method"] + [f"{n} PSNR" for n in names] + ["mean PSNR", "mean SSIM", "s/image"]
@@ -185,8 +119,3 @@ def comparison_panels(test: TestSet, results: dict, index: int = 0, crop: int = 
     if m != "noisy input" and "outputs" in r:
       panels.append((f"{m} {r['psnr'][index]:.2f} dB", cut(r["outputs"][index])))
   return panels
-
-
-def prepare_workdir(workdir: str) -> None:
-  """Creates the workdir (call only after the config and data have been validated)."""
-  os.makedirs(workdir, exist_ok=True)

@@ -1,34 +1,24 @@
-"""Image classification: any registered classifier on an offline source, trained with the generic
-loop, evaluated on a held-out split, and explained (see classify_explain.py).
-
-    python -m vision_jax.main --config=configs/classify.py:small --workdir=W               # train + test report
-    python -m vision_jax.main --config=configs/classify.py:small --workdir=W --mode=eval   # checkpoint -> eval_results.*
-    python -m vision_jax.main --config=configs/classify.py:small --workdir=W --mode=explain
+"""What every mode of the classify task shares: config validation (`setup`), data splits, the loss,
+the batch function, the TrainProblem, batched prediction and checkpoint restore.
 
 The config is checked (model name, data source, channels, labels vs num_classes, loss, optimizer,
-batch size) in plain Python before the workdir is created. Results in the workdir:
-results.md / results.json / results.csv (summary metrics), per_class.csv, confusion_matrix.png,
-predictions.npz (labels, predictions, probabilities, logits; load with allow_pickle=False),
-metrics.jsonl and checkpoints/. The report states the majority-class baseline next to the accuracy.
+batch size) in plain Python before the workdir is created.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vision_jax import report as report_lib
 from vision_jax.data import classification as data_lib
 from vision_jax.losses import classification as losses
-from vision_jax.metrics import classification as cm
 from vision_jax.models import get_classifier
-from vision_jax.tasks.pinn_model import apply_model
 from vision_jax.train import loop, state as state_lib
+from vision_jax.train.state import apply_model
 
 LOSSES = ("ce", "focal")
 
@@ -159,16 +149,6 @@ def load_eval_split(config, s: Setup, split: str) -> data_lib.ClassificationData
 
 
 # ----------------------------------------------------------------------------- training
-class _WithRngs:
-  """Forwards model.apply with `rngs` (dropout) so pinn_model.apply_model serves every classifier."""
-
-  def __init__(self, model, rngs):
-    self.model, self.rngs = model, rngs
-
-  def apply(self, variables, *args, **kw):
-    return self.model.apply(variables, *args, rngs=self.rngs, **kw)
-
-
 def classification_loss(logits, labels, lcfg, class_weights):
   """Mean loss of config.loss.kind ("ce" with label smoothing / class weights, or "focal")."""
   if lcfg.kind == "focal":
@@ -183,7 +163,7 @@ def make_loss_fn(model, config, class_weights):
   lcfg = config.loss
 
   def loss_fn(params, batch_stats, batch, rng):
-    logits, _, new_bs = apply_model(_WithRngs(model, {"dropout": rng}), params, batch_stats, batch["image"], True)
+    logits, _, new_bs = apply_model(model, params, batch_stats, batch["image"], True, rngs={"dropout": rng})
     loss = classification_loss(logits, batch["label"], lcfg, class_weights)
     acc = jnp.mean((jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32))
     return loss, ({"accuracy": acc}, new_bs)
@@ -248,175 +228,7 @@ def predict_logits(model, state: dict, images: np.ndarray, batch_size: int = 256
   return np.concatenate(out).astype(np.float32)
 
 
-# ----------------------------------------------------------------------------- metrics
-def softmax(logits: np.ndarray) -> np.ndarray:
-  z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-  e = np.exp(z)
-  return e / e.sum(axis=-1, keepdims=True)
-
-
-def compute_metrics(labels: np.ndarray, probs: np.ndarray, thresholds=()) -> dict:
-  """All metrics of one evaluation from labels (N,) and class probabilities (N, K).
-
-  Returns {"summary": {name: float}, "per_class": {precision, recall, f1, support, roc_auc: (K,)},
-  "confusion_matrix": (K, K) ints (rows true, columns predicted), "threshold_sweep": rows for
-  binary tasks}. ROC-AUC is one-vs-rest per class (NaN for a class absent from `labels`, or the only
-  one present); macro ROC-AUC averages the defined ones; for K = 2 it is the AUC of p(class 1).
-  """
-  y = np.asarray(labels).astype(np.int32)
-  probs = np.asarray(probs, np.float64)
-  k = probs.shape[1]
-  pred = probs.argmax(-1).astype(np.int32)
-  f = lambda v: float(np.asarray(v))
-  s = {"accuracy": f(cm.accuracy(y, pred, k)), "balanced_accuracy": f(cm.balanced_accuracy(y, pred, k))}
-  for avg in ("macro", "weighted"):
-    p, r, f1 = cm.precision_recall_f1(y, pred, k, avg)
-    s.update({f"precision_{avg}": f(p), f"recall_{avg}": f(r), f"f1_{avg}": f(f1)})
-  s["mcc"] = f(cm.matthews_corrcoef(y, pred, k))
-  s["cohen_kappa"] = f(cm.cohen_kappa(y, pred, k))
-  for top in (2, 5):
-    if top < k:
-      s[f"top{top}_accuracy"] = f(cm.top_k_accuracy(y, probs, top))
-  s["log_loss"] = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-15, None))))
-  aucs = np.full(k, np.nan)
-  for c in range(k):
-    pos = (y == c).astype(np.int32)
-    if 0 < pos.sum() < len(y):
-      aucs[c] = f(cm.roc_auc(pos, probs[:, c]))
-  if k == 2 and np.isfinite(aucs[1]):
-    s["roc_auc"] = float(aucs[1])
-  else:
-    s["roc_auc_macro"] = float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
-  p, r, f1 = (np.asarray(v, np.float64) for v in cm.precision_recall_f1(y, pred, k, None))
-  out = {"summary": s,
-         "per_class": {"precision": p, "recall": r, "f1": f1, "support": np.bincount(y, minlength=k), "roc_auc": aucs},
-         "confusion_matrix": np.asarray(cm.confusion_matrix(y, pred, k)),
-         "threshold_sweep": []}
-  if k == 2 and len(thresholds) and len(np.unique(y)) == 2:
-    out["threshold_sweep"] = [dict(zip(("threshold", "tpr", "fpr", "precision", "f1"), row))
-                              for row in cm.threshold_sweep(y, probs[:, 1], thresholds)]
-  return out
-
-
-# ----------------------------------------------------------------------------- reports
-def confusion_png(path: str, matrix: np.ndarray, class_names, title: str) -> None:
-  """Confusion matrix heatmap (rows true, columns predicted) with counts, as a PNG."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  k = matrix.shape[0]
-  side = min(1.5 + 0.55 * k, 14)
-  fig, ax = plt.subplots(figsize=(side + 1, side))
-  im = ax.imshow(matrix, cmap="Blues")
-  fig.colorbar(im, ax=ax, fraction=0.046)
-  ax.set_xticks(range(k), [str(c) for c in class_names], rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
-  ax.set_yticks(range(k), [str(c) for c in class_names])
-  ax.set_xlabel("predicted")
-  ax.set_ylabel("true")
-  ax.set_title(title, fontsize=10)
-  if k <= 30:
-    hi = matrix.max() if matrix.size else 0
-    for i in range(k):
-      for j in range(k):
-        ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=8,
-                color="white" if matrix[i, j] > hi / 2 else "black")
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-
-
-def write_results(workdir: str, prefix: str, config, s: Setup, data, logits: np.ndarray, step: int,
-                  split: str, info: dict | None = None) -> dict:
-  """Computes the metrics of `logits` on `data` and writes {prefix}results.md/json/csv,
-  {prefix}per_class.csv, {prefix}confusion_matrix.png and {prefix}predictions.npz."""
-  probs = softmax(logits)
-  thresholds = parse_floats(config.eval.get("thresholds", ""), "eval.thresholds")
-  m = compute_metrics(data.labels, probs, thresholds)
-  summary, per = m["summary"], m["per_class"]
-  counts = np.bincount(data.labels, minlength=s.num_classes)
-  majority = float(counts.max() / max(counts.sum(), 1))
-  name = str(config.model.name)
-  np.savez(os.path.join(workdir, f"{prefix}predictions.npz"), labels=data.labels.astype(np.int32),
-           predictions=probs.argmax(-1).astype(np.int32), probabilities=probs.astype(np.float32),
-           logits=logits.astype(np.float32), class_names=np.asarray(s.class_names, dtype=str))
-  class_rows = [[s.class_names[c], per["precision"][c], per["recall"][c], per["f1"][c], int(per["support"][c]),
-                 per["roc_auc"][c]] for c in range(s.num_classes)]
-  class_header = ["class", "precision", "recall", "f1", "support", "roc_auc"]
-  md = [f"# Classification: {name} on `{config.data.source}` ({split} split)", "",
-        f"Checkpoint step {step}; {len(data)} {split} images never used in training; "
-        f"{s.num_classes} classes; majority-class baseline accuracy {majority:.3f}, "
-        f"uniform chance {1 / s.num_classes:.3f}.", "",
-        report_lib.markdown_table(["metric", "value"], [[k, v] for k, v in summary.items()], digits=4), "",
-        "## Per class", "", report_lib.markdown_table(class_header, class_rows, digits=3), "",
-        "## Confusion matrix (rows: true, columns: predicted)", "",
-        report_lib.markdown_table(["true \\ pred"] + list(s.class_names),
-                              [[s.class_names[i]] + [int(v) for v in row] for i, row in enumerate(m["confusion_matrix"])]),
-        ""]
-  if m["threshold_sweep"]:
-    md += [f"## Threshold sweep on p({s.class_names[1]})", "",
-           report_lib.markdown_table(["threshold", "tpr", "fpr", "precision", "f1"],
-                                 [list(r.values()) for r in m["threshold_sweep"]], digits=3), ""]
-  if info:
-    md += ["## Run", ""] + [f"- {k}: {report_lib.format_value(v, 4)}" for k, v in info.items()] + [""]
-  text = "\n".join(md)
-  report_lib.write_text_atomic(os.path.join(workdir, f"{prefix}results.md"), text)
-  report_lib.write_csv(os.path.join(workdir, f"{prefix}results.csv"), ["metric", "value"],
-                   [[k, v] for k, v in summary.items()])
-  report_lib.write_csv(os.path.join(workdir, f"{prefix}per_class.csv"), class_header, class_rows)
-  result = {"task": "classify", "model": name, "data": str(config.data.source), "split": split, "step": step,
-            "num_examples": len(data), "num_classes": s.num_classes, "class_names": list(s.class_names),
-            "majority_baseline_accuracy": majority, "metrics": summary,
-            "per_class": [dict(zip(class_header, row)) for row in class_rows],
-            "confusion_matrix": m["confusion_matrix"], "threshold_sweep": m["threshold_sweep"], "info": info or {}}
-  report_lib.write_json(os.path.join(workdir, f"{prefix}results.json"), result)
-  confusion_png(os.path.join(workdir, f"{prefix}confusion_matrix.png"), m["confusion_matrix"], s.class_names,
-                f"{name} on {config.data.source} ({split}): accuracy {summary['accuracy']:.3f}")
-  print(text)
-  print(f"wrote {workdir}/{prefix}results.md, .json, .csv, {prefix}per_class.csv, {prefix}confusion_matrix.png, "
-        f"{prefix}predictions.npz")
-  return result
-
-
-# ----------------------------------------------------------------------------- modes
-def train(config, workdir: str):
-  """Trains config.model on the train split (generic loop; resumes), then evaluates on config.eval.split."""
-  s = setup(config)
-  split = str(config.eval.split)
-  test = load_eval_split(config, s, split)
-  val = load_eval_split(config, s, "val") if int(config.train.get("eval_every", 0)) else None
-  os.makedirs(workdir, exist_ok=True)
-  res = loop.fit(make_problem(config, s, val), config, workdir, desc=f"classify-{config.model.name}")
-  logits = predict_logits(s.model, res.state, test.images, int(config.eval.batch_size))
-  info = {"train_images": len(s.train), "train_steps": int(config.train.steps),
-          "train_seconds_this_run": res.seconds, "resumed_from_step": res.start_step,
-          "parameters": state_lib.count_params(res.state["params"]),
-          **{f"final_train_{k}": v for k, v in res.metrics.items()}}
-  return write_results(workdir, "", config, s, test, logits, int(config.train.steps), split, info)
-
-
 def restore(config, workdir: str, s: Setup):
   """(state, step) of the newest checkpoint in workdir for the model of `s`."""
   problem = loop.TrainProblem(s.model, np.zeros((1, *s.train.images.shape[1:]), np.float32), None, None)
   return loop.restore_state(problem, config, workdir)
-
-
-def eval(config, workdir: str):  # noqa: A001 (mode name)
-  """Evaluates the newest checkpoint on config.eval.split; writes eval_results.* and eval_predictions.npz."""
-  s = setup(config)
-  split = str(config.eval.split)
-  data = load_eval_split(config, s, split)
-  state, step = restore(config, workdir, s)
-  logits = predict_logits(s.model, state, data.images, int(config.eval.batch_size))
-  return write_results(workdir, "eval_", config, s, data, logits, int(step), split)
-
-
-def report(config, workdir: str):
-  """--mode=report: rewrites the evaluation report from the checkpoint (same as eval)."""
-  return eval(config, workdir)
-
-
-def explain(config, workdir: str):
-  """Attribution maps, overlays and sanity/faithfulness checks (see classify_explain.py)."""
-  from vision_jax.tasks import classify_explain
-  return classify_explain.run(config, workdir)
-

@@ -2,17 +2,17 @@
 
 Train (then evaluate on the test split; writes results.md/json/csv, per_class.csv, confusion_matrix.png,
 predictions.npz, metrics.jsonl and checkpoints/ in the workdir):
-    python -m vision_jax.main --config=configs/classify.py:model=resnet18,data=digits --workdir=runs/cls_resnet18
+    python -m vision_jax.main --config=configs/classify/default.py:model=resnet18,data=digits --workdir=runs/cls_resnet18
 Small (2 CPU cores, a minute or two: LeNet-5 on scikit-learn digits at 32x32):
-    python -m vision_jax.main --config=configs/classify.py:small --workdir=runs/cls_small
+    python -m vision_jax.main --config=configs/classify/default.py:small --workdir=runs/cls_small
 Evaluate the checkpoint again (writes eval_results.*):
-    python -m vision_jax.main --config=configs/classify.py:small --workdir=runs/cls_small --mode=eval
+    python -m vision_jax.main --config=configs/classify/default.py:small --workdir=runs/cls_small --mode=eval
 Explanations (overlay PNG grids per method, sanity/faithfulness table in explain.md):
-    python -m vision_jax.main --config=configs/classify.py:small --workdir=runs/cls_small --mode=explain
+    python -m vision_jax.main --config=configs/classify/default.py:small --workdir=runs/cls_small --mode=explain
 Shapes with ground-truth masks (energy-in-mask column):
-    python -m vision_jax.main --config=configs/classify.py:small,data=shapes --workdir=runs/cls_shapes
+    python -m vision_jax.main --config=configs/classify/default.py:small,data=shapes --workdir=runs/cls_shapes
 Chest X-ray phantoms (binary: threshold sweep), focal loss:
-    python -m vision_jax.main --config=configs/classify.py:model=resnet_tiny,data=xray,loss=focal --workdir=runs/cls_xray
+    python -m vision_jax.main --config=configs/classify/default.py:model=resnet_tiny,data=xray,loss=focal --workdir=runs/cls_xray
 Any source string: --config.data.source=npz:/path/pneumoniamnist.npz (MedMNIST layout).
 
 Arguments: model (a name of vision_jax.models.CLASSIFIERS, e.g. lenet5, resnet18, resnet_tiny,
@@ -24,6 +24,7 @@ import dataclasses
 
 import ml_collections
 
+from configs import common
 from vision_jax.config_utils import parse_arg
 
 DATA_SOURCES = {
@@ -121,7 +122,4 @@ def get_config(arg=None):
       "deletion_steps": 16 if small else 32,
       "sanity": True,  # cascading parameter randomization (Adebayo et al. 2018)
   })
-  c.mesh = [("data", -1)]
-  c.distributed = False
-  c.tensorboard = False
-  return c
+  return common.add_run_fields(c)

@@ -30,7 +30,7 @@ from vision_jax import explain as ex
 from vision_jax import report as report_lib
 from vision_jax.config_utils import split_names
 from vision_jax.explain import checks
-from vision_jax.tasks import classify
+from vision_jax.tasks.classify import common as classify
 from vision_jax.train import state as state_lib
 
 

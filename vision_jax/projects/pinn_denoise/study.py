@@ -1,4 +1,4 @@
-"""The honest denoising study of issue 4 (seed-002 article 4): the paper's tables re-measured.
+"""The honest denoising study (seed 002 article 4): the paper's tables re-measured.
 
 study = "table4": backbone x prior PSNR/SSIM under speckle, one table per protocol (held-out,
   oracle, zero-shot), next to baselines measured on the same noisy inputs.
@@ -7,44 +7,60 @@ study = "table6": per-image PSNR at AWGN sigma in config.study.sigmas: the held-
   trained under the same step budget, BM3D, scikit-image TV / NL-means / wavelet and a tuned PDE prior.
 study = "scarcity": held-out PSNR with and without the PDE term against the number of training images.
 
-Each sub-run lives in workdir/<study>/<name>/ and is skipped when its results.json exists, so an
-interrupted study resumes where it stopped.
+Each sub-run is a pinn_denoise run in workdir/<study>/<name>-<fingerprint>/: the fingerprint (first
+10 hex digits of vision_jax.train.workdir.fingerprint of the sub-run's full config) keys it, so a
+rerun with other settings trains what it must and never mixes cells; a finished sub-run (its
+results.json exists) is read back, so an interrupted study resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
 import json
 import os
 
+import ml_collections
 import numpy as np
 
-from vision_jax import report
+from vision_jax import noise as noise_lib, report
 from vision_jax.config_utils import split_names as _names, with_overrides
 from vision_jax.metrics import image as image_metrics
-from vision_jax.tasks import denoise_common as common, pinn_denoise
+from vision_jax.projects.pinn_denoise import claims, run
+from vision_jax.tasks.denoise import evaluation
+from vision_jax.train import workdir as workdir_lib
 
 STUDIES = ("table4", "table5", "table6", "scarcity")
-# The paper's Table 4 (PSNR/SSIM, speckle), quoted as its claims; never mixed with measurements.
-PAPER_TABLE4 = {
-    "unet": {"heat": "15.01/0.75", "perona_malik": "16.63/0.78", "mpmc": "17.25/0.75", "zg": "20.95/0.77"},
-    "resunet": {"heat": "27.13/0.78", "perona_malik": "20.03/0.88", "mpmc": "15.72/0.89", "zg": "29.90/0.87"},
-    "u2net": {"heat": "26.70/0.79", "perona_malik": "25.69/0.90", "mpmc": "16.44/0.93", "zg": "30.82/0.89"},
-    "resu2net": {"heat": "32.24/0.89", "perona_malik": "34.72/0.91", "mpmc": "37.24/0.97", "zg": "42.24/0.98"},
-}
+_READ_ONLY = contextvars.ContextVar("study_read_only", default=False)
+
+
+def subrun_config(config, **fields):
+  """The pinn_denoise config of one sub-run: the study config without its `study` section, with
+  `fields` (dotted keys) overridden."""
+  sub = ml_collections.ConfigDict(config.to_dict())
+  del sub["study"]
+  sub.project = "pinn_denoise"
+  return with_overrides(sub, **fields)
 
 
 def sub_run(config, workdir: str, name: str, *, keep_outputs: bool = False, **fields) -> dict:
-  """Runs pinn_denoise with `fields` overridden in workdir/name (reused if already finished).
+  """Runs pinn_denoise with `fields` overridden in workdir/<name>-<fingerprint> (read back if finished).
 
   Returns the results dict: {method: {'psnr', 'ssim', 'seconds', ['outputs']}} plus '_info'.
+  keep_outputs: run it again (a finished held-out sub-run only re-evaluates its checkpoint) to get
+  the denoised images.
   """
-  out_dir = os.path.join(workdir, name)
+  sub = subrun_config(config, **fields)
+  out_dir = os.path.join(workdir, f"{name}-{workdir_lib.fingerprint(sub)[:10]}")
   done = os.path.join(out_dir, "results.json")
   if os.path.exists(done) and not keep_outputs:
     with open(done) as f:
       data = json.load(f)
     return {**data["methods"], "_info": data.get("info", {})}
-  results = pinn_denoise.train(with_overrides(config, **fields), out_dir)
+  if _READ_ONLY.get() and not os.path.exists(done):
+    raise FileNotFoundError(f"sub-run {out_dir} has not finished; --mode=report only reads finished sub-runs "
+                            "(run --mode=train first)")
+  results = run.train(sub, out_dir)
   with open(done) as f:
     info = json.load(f).get("info", {})
   return {**results, "_info": info}
@@ -57,7 +73,7 @@ def _mean(r: dict, key: str = "psnr") -> float:
 def table4(config, workdir: str) -> str:
   backbones, priors, protocols = (_names(config.study.backbones), _names(config.study.priors),
                                   _names(config.study.protocols))
-  lines = [f"# Table 4 analogue: backbone x prior, {common.noise_label(config.noise)}", ""]
+  lines = [f"# Table 4 analogue: backbone x prior, {noise_lib.noise_label(config.noise)}", ""]
   cells = {}
   for protocol in protocols:
     for bb in backbones:
@@ -72,15 +88,15 @@ def table4(config, workdir: str) -> str:
             for bb in backbones]
     lines += [f"## {title.get(protocol, protocol)}", "", report.markdown_table(["backbone"] + priors, rows), ""]
   ref = sub_run(config, workdir, "baselines", backbone=backbones[0], prior=priors[0], protocol="zeroshot",
-                **{"zeroshot.steps": 0})
+                **{"zeroshot.steps": 1})
   base_rows = [[m, _mean(r), _mean(r, "ssim")] for m, r in ref.items() if m != "_info" and "zero-shot" not in m]
   lines += ["## Baselines on the same noisy inputs", "", report.markdown_table(["method", "PSNR", "SSIM"], base_rows, 3), "",
             "## The paper's Table 4 (its claims, RESISC/AID, oracle protocol; not measured here)", "",
             report.markdown_table(["backbone", "heat", "perona_malik", "mpmc", "zg"],
-                                  [[bb] + list(v.values()) for bb, v in PAPER_TABLE4.items()]), ""]
+                                  [[bb] + list(v.values()) for bb, v in claims.PAPER_TABLE4.items()]), ""]
   if "heldout" in protocols and "resu2net" in backbones and "zg" in priors:
     best = with_overrides(config, protocol="heldout", backbone="resu2net", prior="zg")
-    lines.append(f"**{pinn_denoise.verdict(best, cells[('heldout', 'resu2net', 'zg')][0])}**")
+    lines.append(f"**{claims.verdict(best, 'heldout', cells[('heldout', 'resu2net', 'zg')][0])}**")
   report.write_json(os.path.join(workdir, "table4.json"), {f"{k[0]}/{k[1]}/{k[2]}": v for k, v in cells.items()})
   return "\n".join(lines)
 
@@ -92,8 +108,8 @@ def table5(config, workdir: str) -> str:
   for L in looks:
     r = sub_run(config, workdir, f"speckle-L{L:g}", keep_outputs=True, **{"noise.kind": "speckle", "noise.looks": L})
     speckle = with_overrides(config, **{"noise.kind": "speckle", "noise.looks": L}).noise
-    test = common.make_test_set(config.eval.data_dir or config.data.test, speckle, config.eval.seed,
-                                config.data.max_size)
+    test = evaluation.make_test_set(config.eval.data_dir or config.data.test, speckle, config.eval.seed,
+                                    config.data.max_size)
     for method, res in r.items():
       if method == "_info":
         continue
@@ -126,7 +142,7 @@ def table6(config, workdir: str) -> str:
                     **{**noise, "eval.baselines": "", "eval.classical_prior": "", "train.steps": dncnn_steps})
     merged = {k: v for k, v in ours.items() if k != "_info"}
     merged.update({k: v for k, v in dncnn.items() if k not in ("_info", "noisy input")})
-    header, rows = common.results_rows(merged, [f"#{i + 1}" for i in range(len(merged["noisy input"]["psnr"]))])
+    header, rows = evaluation.results_rows(merged, [f"#{i + 1}" for i in range(len(merged["noisy input"]["psnr"]))])
     bm3d = _mean(merged["bm3d"]) if "bm3d" in merged else None
     summary[sigma] = {m: _mean(r) for m, r in merged.items()}
     trained = [m for m in merged if "[held-out]" in m]  # our model and DnCNN (with self-ensemble rows)
@@ -147,9 +163,11 @@ def scarcity(config, workdir: str) -> str:
   if not counts:
     raise ValueError(f"study.counts={config.study.counts!r} all exceed the {len(pool)} training images available")
   folder = os.path.join(workdir, "_subsets")
+  pool_key = hashlib.sha1("".join(im.name for im in pool).encode()
+                          + b"".join(np.ascontiguousarray(im.pixels[::8, ::8]).tobytes() for im in pool)).hexdigest()[:8]
   series = {"with PDE term": [], "without PDE term": []}
   for n in counts:
-    sub = os.path.join(folder, f"n{n}")
+    sub = os.path.join(folder, f"n{n}-{pool_key}")
     if not os.path.isdir(sub):
       _write_subset(pool[:n], sub)
     for label, w in (("with PDE term", float(config.loss.weights.pde)), ("without PDE term", 0.0)):
@@ -159,7 +177,7 @@ def scarcity(config, workdir: str) -> str:
       series[label].append(_mean(r[label_m]))
       noisy_psnr = _mean(r["noisy input"])  # the same test inputs in every sub-run
   report.line_plot(os.path.join(workdir, "scarcity.png"), counts, series, "training images", "held-out PSNR (dB)",
-                   f"{config.backbone}-{config.prior}, {common.noise_label(config.noise)}", logx=True,
+                   f"{config.backbone}-{config.prior}, {noise_lib.noise_label(config.noise)}", logx=True,
                     references={"noisy input": noisy_psnr})
   rows = [[n, a, b, a - b, noisy_psnr] for n, a, b in zip(counts, series["with PDE term"], series["without PDE term"])]
   report.write_json(os.path.join(workdir, "scarcity.json"), {"counts": counts, **series, "noisy input": noisy_psnr})
@@ -176,18 +194,58 @@ def _write_subset(images, folder: str) -> None:
               check_contrast=False)
 
 
-def train(config, workdir: str):
-  """Runs every study named in config.study.run and writes workdir/results.md."""
-  studies = _names(config.study.run)
+def _numbers(text, name: str, cast=float, minimum=None) -> list:
+  try:
+    values = [cast(x) for x in _names(text)]
+  except ValueError:
+    raise ValueError(f"{name}={text!r} is invalid; expected comma-separated numbers") from None
+  if not values or (minimum is not None and min(values) < minimum):
+    raise ValueError(f"{name}={text!r} is invalid; expected numbers >= {minimum}")
+  return values
+
+
+def validate_plan(config, studies: list[str]) -> None:
+  """Validates every sub-run config a study will run, before any of them trains (one-line errors)."""
   for s in studies:
     if s not in STUDIES:
       raise ValueError(f"unknown study {s!r}; valid: {', '.join(STUDIES)}")
-  common.prepare_workdir(workdir)
-  parts = [globals()[s](config, os.path.join(workdir, s)) for s in studies]
+  plans = [{}]
+  if "table4" in studies:
+    plans += [{"backbone": bb, "prior": prior, "protocol": protocol}
+              for protocol in _names(config.study.protocols) for bb in _names(config.study.backbones)
+              for prior in _names(config.study.priors)]
+  if "table5" in studies:
+    plans += [{"noise.kind": "speckle", "noise.looks": L} for L in _numbers(config.study.looks, "study.looks", float, 1)]
+  if "table6" in studies:
+    plans += [{"noise.kind": "awgn", "noise.sigma": s} for s in _numbers(config.study.sigmas, "study.sigmas", float, 0)]
+  if "scarcity" in studies:
+    _numbers(config.study.counts, "study.counts", int, 1)
+  for fields in plans:
+    run.validate(subrun_config(config, **fields))
+
+
+def train(config, workdir: str):
+  """Runs every study named in config.study.run and writes workdir/results.md."""
+  studies = _names(config.study.run)
+  validate_plan(config, studies)
+  os.makedirs(workdir, exist_ok=True)
+  parts = [STUDY_FUNCTIONS[s](config, os.path.join(workdir, s)) for s in studies]
   text = "\n\n".join(parts)
   report.write_text_atomic(os.path.join(workdir, "results.md"), text)
   print(text)
   return text
 
 
-report_mode = train
+def report_mode(config, workdir: str):
+  """--mode=report: rebuilds results.md from finished sub-runs only; a missing one is an error, never trained."""
+  token = _READ_ONLY.set(True)
+  try:
+    return train(config, workdir)
+  finally:
+    _READ_ONLY.reset(token)
+
+
+STUDY_FUNCTIONS = {"table4": table4, "table5": table5, "table6": table6, "scarcity": scarcity}
+# Sub-runs are keyed by their own fingerprints, so the study's top-level folder is not locked to one config.
+WORKDIR_POLICY = "subruns"
+MODES = {"train": train, "report": report_mode}
