@@ -18,7 +18,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from vision_jax.models.classifiers.common import check_input, local_response_norm, scaled
+from vision_jax.models.classifiers.common import check_input, local_response_norm, relu, scaled
+from vision_jax.models.conv import Conv
 
 # (name, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj); "M" = max-pool 3x3/2.
 INCEPTION_V1 = (
@@ -39,11 +40,11 @@ class ConvAct(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = nn.Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride),
-                padding="SAME", use_bias=not self.use_bn)(x)
+    x = Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride),
+             padding="SAME", use_bias=not self.use_bn)(x)
     if self.use_bn:
       x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-3)(x)
-    return nn.relu(x)
+    return relu(x)
 
 
 class Inception(nn.Module):

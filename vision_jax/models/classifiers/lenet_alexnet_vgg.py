@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from vision_jax.models.classifiers.common import (activation, adaptive_avg_pool, check_choice,
-                                                  check_input, local_response_norm, scaled)
+                                                  check_input, local_response_norm, relu, scaled)
+from vision_jax.models.conv import Conv
 
 # LeCun et al. 1998, Table I: C3 feature map j is connected to these S2 maps.
 LENET_C3_TABLE = (
@@ -59,10 +60,10 @@ class LeNet5(nn.Module):
     check_input(x, self.in_channels, self.arch, min_hw=16)
     check_choice(self.pooling, ("avg", "max"), "pooling")
     f = activation(self.act)
-    x = f(nn.Conv(6, (5, 5), padding="VALID", name="c1")(x))
+    x = f(Conv(6, (5, 5), padding="VALID", name="c1")(x))
     x = _pool(self.pooling, x, 2, 2)
     mask = jnp.asarray(lenet_c3_mask()) if self.c3_table else None
-    x = f(nn.Conv(16, (5, 5), padding="VALID", mask=mask, name="c3")(x))
+    x = f(Conv(16, (5, 5), padding="VALID", mask=mask, name="c3")(x))
     x = self.perturb("feature_map", x)
     fmap = x
     x = _pool(self.pooling, x, 2, 2).reshape(x.shape[0], -1)
@@ -85,7 +86,7 @@ class FCHead(nn.Module):
     drop = lambda y: nn.Dropout(self.dropout_rate, deterministic=not train)(y)
     for i in range(2):
       x = drop(x) if self.dropout_first else x
-      x = nn.relu(nn.Dense(self.fc_dim, name=f"fc{i + 1}")(x))
+      x = relu(nn.Dense(self.fc_dim, name=f"fc{i + 1}")(x))
       pre_logits = x
       x = x if self.dropout_first else drop(x)
     return nn.Dense(self.num_classes, name="fc3")(x), pre_logits
@@ -114,14 +115,14 @@ class AlexNet(nn.Module):
     widths = (64, 192, 384, 256, 256) if self.variant == "torchvision" else (96, 256, 384, 384, 256)
     w = [scaled(c, self.width_multiplier) for c in widths]
     p1 = 2 if self.variant == "torchvision" else 0
-    x = nn.relu(nn.Conv(w[0], (11, 11), (4, 4), padding=[(p1, p1)] * 2, name="conv1")(x))
+    x = relu(Conv(w[0], (11, 11), (4, 4), padding=[(p1, p1)] * 2, name="conv1")(x))
     x = local_response_norm(x) if self.lrn else x
     x = _pool("max", x, 3, 2)
-    x = nn.relu(nn.Conv(w[1], (5, 5), padding=[(2, 2)] * 2, name="conv2")(x))
+    x = relu(Conv(w[1], (5, 5), padding=[(2, 2)] * 2, name="conv2")(x))
     x = local_response_norm(x) if self.lrn else x
     x = _pool("max", x, 3, 2)
     for i in (2, 3, 4):
-      x = nn.relu(nn.Conv(w[i], (3, 3), padding=[(1, 1)] * 2, name=f"conv{i + 1}")(x))
+      x = relu(Conv(w[i], (3, 3), padding=[(1, 1)] * 2, name=f"conv{i + 1}")(x))
     x = self.perturb("feature_map", x)
     fmap = x
     x = adaptive_avg_pool(_pool("max", x, 3, 2), (self.pool_size, self.pool_size))
@@ -163,12 +164,12 @@ class VGG(nn.Module):
       raise ValueError(f"stage_sizes {self.stage_sizes} and widths {self.widths} differ in length")
     for b, (n, c) in enumerate(zip(self.stage_sizes, self.widths)):
       for i in range(n):
-        x = nn.Conv(scaled(c, self.width_multiplier), (3, 3), padding=[(1, 1)] * 2,
-                    name=f"block{b + 1}_conv{i + 1}")(x)
+        x = Conv(scaled(c, self.width_multiplier), (3, 3), padding=[(1, 1)] * 2,
+                 name=f"block{b + 1}_conv{i + 1}")(x)
         if self.batch_norm:
           x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                            name=f"block{b + 1}_bn{i + 1}")(x)
-        x = nn.relu(x)
+        x = relu(x)
       if b == len(self.stage_sizes) - 1:
         x = self.perturb("feature_map", x)
         fmap = x

@@ -13,7 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vision_jax.models.classifiers.common import activation, check_input, make_divisible
+from vision_jax.models.classifiers.common import activation, check_input, make_divisible, relu
+from vision_jax.models.conv import Conv
 
 
 class ConvBNAct(nn.Module):
@@ -30,8 +31,8 @@ class ConvBNAct(nn.Module):
   def __call__(self, x, train: bool = False):
     p = (self.kernel - 1) // 2
     groups = x.shape[-1] if self.depthwise else 1
-    x = nn.Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride),
-                padding=[(p, p)] * 2, feature_group_count=groups, use_bias=False, name="conv")(x)
+    x = Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride),
+             padding=[(p, p)] * 2, feature_group_count=groups, use_bias=False, name="conv")(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
                      epsilon=self.bn_eps, name="bn")(x)
     return x if self.act is None else activation(self.act)(x)
@@ -102,8 +103,8 @@ class SqueezeExcite(nn.Module):
   @nn.compact
   def __call__(self, x):
     s = jnp.mean(x, axis=(1, 2), keepdims=True)
-    s = nn.relu(nn.Conv(self.squeeze, (1, 1), name="fc1")(s))
-    s = jax.nn.hard_sigmoid(nn.Conv(x.shape[-1], (1, 1), name="fc2")(s))
+    s = relu(Conv(self.squeeze, (1, 1), name="fc1")(s))
+    s = jax.nn.hard_sigmoid(Conv(x.shape[-1], (1, 1), name="fc2")(s))
     return x * s
 
 
@@ -154,7 +155,7 @@ class MobileNetV3Small(nn.Module):
     x = self.perturb("feature_map", x)
     fmap = x
     pooled = jnp.mean(x, axis=(1, 2))
-    x = jax.nn.hard_swish(nn.Dense(adj(self.last_channel), name="fc_hidden")(pooled))
+    x = activation("hard_swish")(nn.Dense(adj(self.last_channel), name="fc_hidden")(pooled))
     pre = x
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     logits = nn.Dense(self.num_classes, name="head")(x)

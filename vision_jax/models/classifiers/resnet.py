@@ -21,7 +21,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from vision_jax.models.classifiers.common import check_choice, check_input
+from vision_jax.models.classifiers.common import check_choice, check_input, relu
+from vision_jax.models.conv import Conv
 
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")  # torch kaiming_normal_
 
@@ -33,8 +34,8 @@ def _bn(train: bool, name: str, zero: bool = False):
 
 def _conv(features: int, kernel: int, stride: int, name: str):
   pad = (kernel - 1) // 2
-  return nn.Conv(features, (kernel, kernel), (stride, stride), padding=[(pad, pad)] * 2,
-                 use_bias=False, kernel_init=conv_init, name=name)
+  return Conv(features, (kernel, kernel), (stride, stride), padding=[(pad, pad)] * 2,
+              use_bias=False, kernel_init=conv_init, name=name)
 
 
 class BasicBlock(nn.Module):
@@ -47,11 +48,11 @@ class BasicBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    y = nn.relu(_bn(train, "bn1")(_conv(self.filters, 3, self.stride, "conv1")(x)))
+    y = relu(_bn(train, "bn1")(_conv(self.filters, 3, self.stride, "conv1")(x)))
     y = _bn(train, "bn2", self.zero_init_residual)(_conv(self.filters, 3, 1, "conv2")(y))
     if x.shape[-1] != self.filters or self.stride != 1:
       x = _bn(train, "downsample_bn")(_conv(self.filters, 1, self.stride, "downsample_conv")(x))
-    return nn.relu(x + y)
+    return relu(x + y)
 
 
 class Bottleneck(nn.Module):
@@ -66,12 +67,12 @@ class Bottleneck(nn.Module):
   def __call__(self, x, train: bool = False):
     s1, s3 = (self.stride, 1) if self.version == "1" else (1, self.stride)
     out = self.filters * self.expansion
-    y = nn.relu(_bn(train, "bn1")(_conv(self.filters, 1, s1, "conv1")(x)))
-    y = nn.relu(_bn(train, "bn2")(_conv(self.filters, 3, s3, "conv2")(y)))
+    y = relu(_bn(train, "bn1")(_conv(self.filters, 1, s1, "conv1")(x)))
+    y = relu(_bn(train, "bn2")(_conv(self.filters, 3, s3, "conv2")(y)))
     y = _bn(train, "bn3", self.zero_init_residual)(_conv(out, 1, 1, "conv3")(y))
     if x.shape[-1] != out or self.stride != 1:
       x = _bn(train, "downsample_bn")(_conv(out, 1, self.stride, "downsample_conv")(x))
-    return nn.relu(x + y)
+    return relu(x + y)
 
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
@@ -97,9 +98,9 @@ class ResNet(nn.Module):
     check_choice(self.block, tuple(BLOCKS), "ResNet block")
     check_choice(self.version, ("1", "1.5"), "ResNet version")
     if self.cifar_stem:
-      x = nn.relu(_bn(train, "bn_stem")(_conv(self.num_filters, 3, 1, "conv_stem")(x)))
+      x = relu(_bn(train, "bn_stem")(_conv(self.num_filters, 3, 1, "conv_stem")(x)))
     else:
-      x = nn.relu(_bn(train, "bn_stem")(_conv(self.num_filters, 7, 2, "conv_stem")(x)))
+      x = relu(_bn(train, "bn_stem")(_conv(self.num_filters, 7, 2, "conv_stem")(x)))
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=[(1, 1), (1, 1)])
     block_cls = BLOCKS[self.block]
     for i, n_blocks in enumerate(self.stage_sizes):

@@ -19,7 +19,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from vision_jax.models.classifiers.common import check_choice, check_input
+from vision_jax.models.classifiers.common import check_choice, check_input, gelu
+from vision_jax.models.conv import Conv
 
 
 def vit_param_count(image_size: int, patch_size: int, width: int, depth: int, mlp_dim: int,
@@ -67,7 +68,7 @@ class EncoderBlock(nn.Module):
         nn.LayerNorm(epsilon=1e-6, name="ln1")(x), train)
     x = x + drop(y)
     y = nn.LayerNorm(epsilon=1e-6, name="ln2")(x)
-    y = drop(nn.gelu(nn.Dense(self.mlp_dim, name="mlp_in")(y)))
+    y = drop(gelu(nn.Dense(self.mlp_dim, name="mlp_in")(y)))
     y = drop(nn.Dense(x.shape[-1], name="mlp_out")(y))
     return x + y, weights
 
@@ -97,7 +98,7 @@ class ViT(nn.Module):
       raise ValueError(f"model {self.arch} needs H and W divisible by patch_size="
                        f"{self.patch_size}, got {hh}x{ww}")
     p = self.patch_size
-    x = nn.Conv(self.width, (p, p), (p, p), padding="VALID", name="embedding")(x)
+    x = Conv(self.width, (p, p), (p, p), padding="VALID", name="embedding")(x)
     gh, gw = x.shape[1], x.shape[2]
     x = x.reshape(n, gh * gw, self.width)
     token = self.classifier == "token"

@@ -19,7 +19,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from vision_jax.models.classifiers.common import check_input, scaled
+from vision_jax.models.classifiers.common import check_input, relu, scaled
+from vision_jax.models.conv import Conv
 
 
 class SeparableConv(nn.Module):
@@ -30,9 +31,9 @@ class SeparableConv(nn.Module):
   @nn.compact
   def __call__(self, x):
     c = x.shape[-1]
-    x = nn.Conv(c, (self.kernel, self.kernel), padding="SAME", feature_group_count=c,
-                use_bias=False, name="depthwise")(x)
-    return nn.Conv(self.features, (1, 1), use_bias=False, name="pointwise")(x)
+    x = Conv(c, (self.kernel, self.kernel), padding="SAME", feature_group_count=c,
+             use_bias=False, name="depthwise")(x)
+    return Conv(self.features, (1, 1), use_bias=False, name="pointwise")(x)
 
 
 def _bn(train: bool, name: str):
@@ -47,11 +48,11 @@ class XceptionDownBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    shortcut = nn.Conv(self.c2, (1, 1), (2, 2), padding="SAME", use_bias=False,
-                       name="shortcut_conv")(x)
+    shortcut = Conv(self.c2, (1, 1), (2, 2), padding="SAME", use_bias=False,
+                    name="shortcut_conv")(x)
     shortcut = _bn(train, "shortcut_bn")(shortcut)
-    y = nn.relu(x) if self.pre_relu else x
-    y = nn.relu(_bn(train, "bn1")(SeparableConv(self.c1, name="sepconv1")(y)))
+    y = relu(x) if self.pre_relu else x
+    y = relu(_bn(train, "bn1")(SeparableConv(self.c1, name="sepconv1")(y)))
     y = _bn(train, "bn2")(SeparableConv(self.c2, name="sepconv2")(y))
     y = nn.max_pool(y, (3, 3), strides=(2, 2), padding="SAME")
     return y + shortcut
@@ -65,7 +66,7 @@ class XceptionMiddleBlock(nn.Module):
   def __call__(self, x, train: bool = False):
     y = x
     for i in range(3):
-      y = _bn(train, f"bn{i + 1}")(SeparableConv(self.features, name=f"sepconv{i + 1}")(nn.relu(y)))
+      y = _bn(train, f"bn{i + 1}")(SeparableConv(self.features, name=f"sepconv{i + 1}")(relu(y)))
     return x + y
 
 
@@ -81,18 +82,18 @@ class Xception(nn.Module):
   def __call__(self, x, train: bool = False):
     check_input(x, self.in_channels, self.arch, min_hw=5)
     s = lambda c: scaled(c, self.width_multiplier)
-    x = nn.Conv(s(32), (3, 3), (2, 2), padding="VALID", use_bias=False, name="block1_conv1")(x)
-    x = nn.relu(_bn(train, "block1_bn1")(x))
-    x = nn.Conv(s(64), (3, 3), padding="VALID", use_bias=False, name="block1_conv2")(x)
-    x = nn.relu(_bn(train, "block1_bn2")(x))
+    x = Conv(s(32), (3, 3), (2, 2), padding="VALID", use_bias=False, name="block1_conv1")(x)
+    x = relu(_bn(train, "block1_bn1")(x))
+    x = Conv(s(64), (3, 3), padding="VALID", use_bias=False, name="block1_conv2")(x)
+    x = relu(_bn(train, "block1_bn2")(x))
     x = XceptionDownBlock(s(128), s(128), pre_relu=False, name="block2")(x, train)
     x = XceptionDownBlock(s(256), s(256), name="block3")(x, train)
     x = XceptionDownBlock(s(728), s(728), name="block4")(x, train)
     for i in range(self.middle_blocks):
       x = XceptionMiddleBlock(s(728), name=f"block{i + 5}")(x, train)
     x = XceptionDownBlock(s(728), s(1024), name="exit_block")(x, train)
-    x = nn.relu(_bn(train, "exit_bn1")(SeparableConv(s(1536), name="exit_sepconv1")(x)))
-    x = nn.relu(_bn(train, "exit_bn2")(SeparableConv(s(2048), name="exit_sepconv2")(x)))
+    x = relu(_bn(train, "exit_bn1")(SeparableConv(s(1536), name="exit_sepconv1")(x)))
+    x = relu(_bn(train, "exit_bn2")(SeparableConv(s(2048), name="exit_sepconv2")(x)))
     x = self.perturb("feature_map", x)
     fmap = x
     pooled = jnp.mean(x, axis=(1, 2))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 from flax import linen as nn
 
+from vision_jax.models.conv import Conv
 from vision_jax.models.denoisers import common
 
 
@@ -41,10 +42,10 @@ class DnCNN(nn.Module):
       raise ValueError(f"dncnn depth={self.depth} is invalid; expected >= 2")
     common.check_image_input(x, 1, "dncnn")
     c = x.shape[-1]
-    h = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=self.head_bias, name="head")(x)
+    h = Conv(self.features, (3, 3), padding="SAME", use_bias=self.head_bias, name="head")(x)
     h = nn.relu(h)
     for i in range(self.depth - 2):
-      h = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False, name=f"conv{i}")(h)
+      h = Conv(self.features, (3, 3), padding="SAME", use_bias=False, name=f"conv{i}")(h)
       h = nn.relu(common.batch_norm(train, name=f"bn{i}")(h))
-    noise = nn.Conv(c, (3, 3), padding="SAME", use_bias=self.tail_bias, name="tail")(h)
+    noise = Conv(c, (3, 3), padding="SAME", use_bias=self.tail_bias, name="tail")(h)
     return x - noise, {"noise": noise}

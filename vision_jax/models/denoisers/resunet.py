@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from vision_jax.models.conv import Conv
 from vision_jax.models.denoisers import common
 
 
@@ -31,13 +32,13 @@ class ResidualBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    h = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False)(x)
+    h = Conv(self.features, (3, 3), padding="SAME", use_bias=False)(x)
     h = nn.relu(common.batch_norm(train)(h))
-    h = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False)(h)
+    h = Conv(self.features, (3, 3), padding="SAME", use_bias=False)(h)
     h = common.batch_norm(train)(h)
     shortcut = x
     if x.shape[-1] != self.features:
-      shortcut = nn.Conv(self.features, (1, 1), use_bias=False, name="proj")(x)
+      shortcut = Conv(self.features, (1, 1), use_bias=False, name="proj")(x)
       shortcut = common.batch_norm(train, name="proj_bn")(shortcut)
     return nn.relu(h + shortcut)
 
@@ -74,7 +75,7 @@ class ResUNet(nn.Module):
       h = nn.ConvTranspose(f, (2, 2), strides=(2, 2), padding="SAME", name=f"up{i}")(h)
       h = jnp.concatenate([h, skips[i]], axis=-1)
       h = ResidualBlock(f, name=f"dec{i}")(h, train)
-    head = nn.Conv(c_out, (1, 1), name="head")(h)
+    head = Conv(c_out, (1, 1), name="head")(h)
     if self.residual:
       return x - head, {"noise": head}
     return head, {}

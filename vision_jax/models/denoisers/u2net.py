@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from vision_jax.models.conv import Conv
 from vision_jax.models.denoisers import common
 
 # Channel multipliers of the paper's U2Net in units of `width` (width = 16 gives the paper).
@@ -47,7 +48,7 @@ class REBNConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    x = nn.Conv(self.features, (3, 3), padding="SAME", kernel_dilation=self.dilation)(x)
+    x = Conv(self.features, (3, 3), padding="SAME", kernel_dilation=self.dilation)(x)
     return nn.relu(common.batch_norm(train)(x))
 
 
@@ -111,9 +112,9 @@ def _u2_forward(x, train, heights, enc_ch, dec_ch, c_out, output, add_skips):
   hw = x.shape[1:3]
   sides = dec + [enc[5]]
   side_logits = tuple(
-      common.resize_to(nn.Conv(c_out, (3, 3), padding="SAME", name=f"side{k + 1}")(s), hw)
+      common.resize_to(Conv(c_out, (3, 3), padding="SAME", name=f"side{k + 1}")(s), hw)
       for k, s in enumerate(sides))
-  fused = nn.Conv(c_out, (1, 1), name="fuse")(jnp.concatenate(side_logits, axis=-1))
+  fused = Conv(c_out, (1, 1), name="fuse")(jnp.concatenate(side_logits, axis=-1))
   aux = {
       "side_outputs": tuple(common.apply_output(x, d, output) for d in side_logits),
       "side_logits": side_logits,

@@ -22,6 +22,7 @@ from typing import Sequence
 import jax
 from flax import linen as nn
 
+from vision_jax.models.conv import Conv
 from vision_jax.models.denoisers import common
 
 
@@ -48,7 +49,7 @@ class UNet(nn.Module):
     common.check_choice(self.upsample, ("nearest", "bilinear"), "unet upsample method")
     common.check_image_input(x, self.multiple, "unet")
     c_out = common.resolve_out_channels(x, self.out_channels, self.residual, "unet")
-    conv = lambda f, name: nn.Conv(f, (3, 3), padding="SAME", name=name)
+    conv = lambda f, name: Conv(f, (3, 3), padding="SAME", name=name)
 
     skips = []
     h = x
@@ -66,7 +67,7 @@ class UNet(nn.Module):
       h = jax.numpy.concatenate([h, skip], axis=-1)
       h = nn.relu(conv(f, f"dec{i}_conv0")(h))
       h = nn.relu(conv(f, f"dec{i}_conv1")(h))
-    head = nn.Conv(c_out, (1, 1), name="head")(h)
+    head = Conv(c_out, (1, 1), name="head")(h)
     if self.residual:
       return x - head, {"noise": head}
     return head, {}
