@@ -7,24 +7,22 @@ of the class logit (use `_core.to_heatmap` / the METHODS registry for (N, H, W) 
 - integrated_gradients: (x - x') * integral_0^1 dY_c/dx(x' + a (x - x')) da (Sundararajan et
   al. 2017) by the trapezoid rule on `steps` intervals; completeness: the attributions sum to
   Y_c(x) - Y_c(x') up to the quadrature error.
-- guided_backprop: gradient with every ReLU replaced by `guided_relu`, whose backward pass keeps
-  only positive gradients at positive inputs (Springenberg et al. 2015). Models opt in by
-  exposing their activation as a module field `act` (e.g. `act: Callable = nn.relu`) and
-  using `self.act` for every ReLU (passing it to submodules); the explainer clones the module
-  with `act=guided_relu`.
+- guided_backprop: gradient with every activation's backward pass made "guided": only positive
+  gradients flow back, through f'(x) (for ReLU: at positive inputs; Springenberg et al. 2015). The
+  registry classifiers take every activation from `models.classifiers.common.activation`, which
+  returns the guided version while tracing inside `guided_activations()`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from vision_jax.explain import _core
+from vision_jax.models.classifiers.common import guided, guided_activations
 
 __all__ = ["saliency", "gradient_x_input", "smoothgrad", "integrated_gradients", "guided_relu",
            "guided_backprop", "input_gradients"]
@@ -138,28 +136,19 @@ def _integrated(model, variables, x, x0, target, steps, batch_size):
   return (x - x0) * jnp.tensordot(jnp.asarray(w), grads, axes=1)
 
 
-@jax.custom_vjp
-def guided_relu(x):
-  """ReLU whose gradient is passed back only where both the input and the gradient are > 0."""
-  return jnp.maximum(x, 0.0)
+guided_relu = guided(jax.nn.relu)  # ReLU whose gradient passes only where input > 0 and gradient > 0
 
 
-def _guided_fwd(x):
-  return jnp.maximum(x, 0.0), x
+def _guided_grad(model, variables, x, target):
+  with guided_activations():  # traced here, so every activation of the model is the guided one
+    return _grad(model, variables, x, target)
 
 
-def _guided_bwd(x, g):
-  return (jnp.where((x > 0) & (g > 0), g, jnp.zeros_like(g)),)
-
-
-guided_relu.defvjp(_guided_fwd, _guided_bwd)
+_guided_grad_jit = jax.jit(_guided_grad, static_argnames=("model",))
 
 
 def guided_backprop(model, variables, x, target=None) -> jax.Array:
-  """Guided backpropagation attributions (N, H, W, C); `model` must be a Linen module with an
-  `act` field (see module doc), else ValueError."""
-  if not isinstance(model, nn.Module) or "act" not in {f.name for f in dataclasses.fields(model)}:
-    raise ValueError(f"guided_backprop needs a flax Module with an `act` activation field; model "
-                     f"{_core.model_name(model)} has none (declare `act: Callable = nn.relu` and use self.act)")
+  """Guided backpropagation attributions (N, H, W, C) of any model whose activations come from
+  `models.classifiers.common.activation` (every registry classifier; see module doc)."""
   x, t = _prepare(model, variables, x, target, "guided_backprop")
-  return input_gradients(model.clone(act=guided_relu), variables, x, t)
+  return _guided_grad_jit(model, _core.strip_perturbations(variables), x, t)

@@ -1,4 +1,4 @@
-"""The generic training loop every task reuses: jit + NamedSharding, orbax resume, JSONL + tqdm.
+"""The generic training loop every task reuses: jit + NamedSharding, orbax resume, JSONL + progress bar.
 
 A task describes its problem with a `TrainProblem` and calls `fit`. The loss function sees one global
 batch; under jit with a data-sharded batch, means over the batch are global means, so the result is
@@ -16,8 +16,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
+from vision_jax.progress import progress_bar
 from vision_jax.train import checkpoint, parallel, state as state_lib, writer as writer_lib
 
 
@@ -139,8 +139,8 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
   metrics_host: dict = {}
   earlier = seconds = _previous_seconds(workdir, start)
   t0 = time.time()
-  bar = tqdm(total=total, initial=start, desc=desc, unit="step", dynamic_ncols=True,
-             disable=not bool(tcfg.get("progress", True)))
+  bar = progress_bar(total=total, initial=start, desc=desc, unit="step",
+                     disable=not bool(tcfg.get("progress", True)))
   try:
     in_flight = None
     for step in range(start, total):
@@ -222,8 +222,8 @@ def fit_in_memory(problem: TrainProblem, config, steps: int, *, snapshot_every: 
   snapshots, metrics = [], {}
   if snapshot_fn is not None:
     snapshots.append((0, snapshot_fn(state, 0)))
-  for step in tqdm(range(steps), desc=desc, unit="step", leave=False,
-                   disable=not bool(config.train.get("progress", True))):
+  for step in progress_bar(range(steps), desc=desc, unit="step", leave=False,
+                           disable=not bool(config.train.get("progress", True))):
     state, metrics = step_fn(state, problem.batch_fn(step), step_rng)
     done = step + 1
     if snapshot_fn is not None and ((snapshot_every and done % snapshot_every == 0) or done == steps):

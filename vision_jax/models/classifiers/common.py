@@ -16,10 +16,14 @@ Every classifier in this package follows one contract (see CONVENTIONS.md):
   ``train=True``.
 * ``in_channels: int | None``: when set, the channel count of ``x`` is checked in plain Python
   before tracing (ValueError). ``arch`` is the name used in error messages.
+* Every activation goes through ``activation(name)`` (or the ``relu`` / ``gelu`` shorthands), so
+  explainers can swap all of them at trace time with ``guided_activations()`` (guided backprop).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 import jax
@@ -37,11 +41,56 @@ ACTIVATIONS = {
 }
 
 
+_GUIDED = contextvars.ContextVar("guided_activations", default=False)
+
+
+def guided(fn):
+  """fn with the guided-backprop backward pass (Springenberg et al. 2015): the incoming gradient g is
+  replaced by max(g, 0) before it passes through fn'(x), so for ReLU only positive gradients at
+  positive inputs flow back: (x > 0) * max(g, 0)."""
+  @jax.custom_vjp
+  def f(x):
+    return fn(x)
+
+  def fwd(x):
+    return fn(x), x
+
+  def bwd(x, g):
+    return jax.vjp(fn, x)[1](jnp.maximum(g, 0.0))
+
+  f.defvjp(fwd, bwd)
+  return f
+
+
+_GUIDED_ACTIVATIONS = {name: guided(fn) for name, fn in ACTIVATIONS.items()}
+
+
+@contextlib.contextmanager
+def guided_activations():
+  """Within this context, models traced (init / apply / jit) get the guided version of every activation."""
+  token = _GUIDED.set(True)
+  try:
+    yield
+  finally:
+    _GUIDED.reset(token)
+
+
 def activation(name: str):
-  """Returns the activation function called `name` (ValueError listing the valid names)."""
+  """Returns the activation function called `name` (ValueError listing the valid names); its guided
+  version inside `guided_activations()`. Looked up at trace time, so call it inside __call__."""
   if name not in ACTIVATIONS:
     raise ValueError(f"unknown activation {name!r}; valid: {', '.join(sorted(ACTIVATIONS))}")
-  return ACTIVATIONS[name]
+  return (_GUIDED_ACTIVATIONS if _GUIDED.get() else ACTIVATIONS)[name]
+
+
+def relu(x):
+  """ReLU through `activation` (guided inside `guided_activations()`)."""
+  return activation("relu")(x)
+
+
+def gelu(x):
+  """GELU through `activation` (guided inside `guided_activations()`)."""
+  return activation("gelu")(x)
 
 
 def check_choice(value, choices, what: str) -> None:
