@@ -2,6 +2,12 @@
 
 Images are (..., H, W) at unit grid spacing (one pixel); time is in the units implied by that
 spacing (for "heat", t steps of the flow equal a Gaussian blur of sigma = sqrt(2 t) pixels).
+
+Two implementations of the same step: method="fast" (default for the registered priors; ghost
+cells, masked edge differences and in-place buffers, see fast.py) and method="reference" (the
+operators.py rhs re-padded every step, also used for a Prior built by hand). They agree to float32
+rounding for every prior and bc (tests/test_pde_fast.py). Parameter grids (K x stopping step) for one
+image run as one vmapped call: see grid.py.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from vision_jax import validate
+from vision_jax.pde import fast as fast_lib
 from vision_jax.pde import operators as ops
 from vision_jax.pde.priors import Prior, get_prior
 
@@ -45,46 +52,50 @@ def _check_steps(steps) -> int:
   return int(steps)
 
 
-@functools.partial(jax.jit, static_argnames=("prior", "steps", "bc", "static", "trajectory"))
-def _solve_jit(u0, dt, fidelity, dynamic, *, prior, steps, bc, static, trajectory):
-  params = {**dynamic, **dict(static)}
+METHODS = ("fast", "reference")
+
+
+def evolve(u0, prior: Prior, steps: int, dt, fidelity, params: dict, *, bc: str = "neumann",
+           method: str = "fast", emit=None, use_fidelity: bool = True):
+  """Traceable core of solve(): `steps` steps from u0, optionally emitting emit(u) after each step.
+
+  No validation (solve() and grid.py validate first); params must be complete. Returns (u, emitted)
+  with emitted the stacked emit outputs, leading axis `steps` (None without emit or for 0 steps).
+  method="fast" falls back to the reference step for a Prior that is not registered.
+  """
+  if method == "fast" and fast_lib.has_fast_path(prior):
+    return fast_lib.evolve(u0, prior.name, steps, dt, fidelity, params, bc, emit=emit, use_fidelity=use_fidelity)
 
   def step(u):
-    return u + dt * (prior.rhs(u, bc=bc, **params) + fidelity * (u0 - u))
+    F = prior.rhs(u, bc=bc, **params)
+    return u + dt * (F + fidelity * (u0 - u) if use_fidelity else F)
 
-  if trajectory:
-    def body(u, _):
-      u = step(u)
-      return u, u
-    _, traj = jax.lax.scan(body, u0, None, length=steps)
-    return jnp.concatenate([u0[None], traj], axis=0)
-  return jax.lax.fori_loop(0, steps, lambda i, u: step(u), u0)
+  if emit is None or steps == 0:
+    return jax.lax.fori_loop(0, steps, lambda i, u: step(u), u0), None
+
+  def body(u, _):
+    u = step(u)
+    return u, emit(u)
+  return jax.lax.scan(body, u0, None, length=steps)
 
 
-def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_trajectory: bool = False,
-          check_stability: bool = True, bc: str = "neumann", **params):
-  """Runs `steps` explicit-Euler steps of u_t = F(u) + fidelity (u0 - u) from u0.
+@functools.partial(jax.jit, static_argnames=("prior", "steps", "bc", "static", "trajectory", "method",
+                                             "use_fidelity"))
+def _solve_jit(u0, dt, fidelity, dynamic, *, prior, steps, bc, static, trajectory, method="reference",
+               use_fidelity=True):
+  params = {**dynamic, **dict(static)}
+  u, traj = evolve(u0, prior, steps, dt, fidelity, params, bc=bc, method=method,
+                   emit=(lambda v: v) if trajectory else None, use_fidelity=use_fidelity)
+  if not trajectory:
+    return u
+  return u0[None] if traj is None else jnp.concatenate([u0[None], traj], axis=0)
 
-  Args:
-    u0: image(s) (..., H, W), float; leading axes are batch/channel.
-    prior: a registered name ("heat", "perona_malik", "mpmc", "zg", "tensor", "tv") or a Prior.
-    steps: number of steps, a Python int >= 0 (static: each value compiles once).
-    dt: time step (unit grid spacing). Checked against the prior's explicit stability limit
-      (see priors.py) unless check_stability=False or dt is traced.
-    fidelity: weight of the reaction term pulling u back to u0 (0 = pure flow).
-    return_trajectory: if True, returns (steps + 1, ..., H, W) with u0 first.
-    bc: "neumann" (default), "dirichlet" or "periodic".
-    **params: prior parameters (see PRIORS[name].defaults); unknown names raise ValueError.
 
-  Returns:
-    u at time steps * dt, same shape as u0 (or the trajectory).
+def check_dt(prior: Prior, dt, fidelity, params: dict, check_stability: bool = True):
+  """ValueError unless concrete dt > 0 (finite), fidelity >= 0 and dt within the stability limit.
+
+  Returns (dt, fidelity) as Python floats, None for a traced value (not checked).
   """
-  prior = get_prior(prior)
-  ops.check_bc(bc)
-  steps = _check_steps(steps)
-  u0 = ops.as_image(u0, "u0")
-  validate.check_finite(u0, "u0")
-  params = prior.resolve_params(params)
   dt_val, fid_val = _concrete_float(dt), _concrete_float(fidelity)
   if dt_val is not None and not (dt_val > 0 and math.isfinite(dt_val)):
     raise ValueError(f"dt={dt!r} is invalid; expected a finite number > 0")
@@ -99,9 +110,41 @@ def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_tra
       extra = f" with fidelity={fid_val:g}" if fid_val else ""
       raise ValueError(f"dt={dt_val:g} exceeds the explicit stability limit {limit:.6g} of prior "
                        f"'{prior.name}'{extra} (unit grid spacing); pass check_stability=False to override")
+  return dt_val, fid_val
+
+
+def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_trajectory: bool = False,
+          check_stability: bool = True, bc: str = "neumann", method: str = "fast", **params):
+  """Runs `steps` explicit-Euler steps of u_t = F(u) + fidelity (u0 - u) from u0.
+
+  Args:
+    u0: image(s) (..., H, W), float; leading axes are batch/channel.
+    prior: a registered name ("heat", "perona_malik", "mpmc", "zg", "tensor", "tv") or a Prior.
+    steps: number of steps, a Python int >= 0 (static: each value compiles once).
+    dt: time step (unit grid spacing). Checked against the prior's explicit stability limit
+      (see priors.py) unless check_stability=False or dt is traced.
+    fidelity: weight of the reaction term pulling u back to u0 (0 = pure flow).
+    return_trajectory: if True, returns (steps + 1, ..., H, W) with u0 first.
+    bc: "neumann" (default), "dirichlet" or "periodic".
+    method: "fast" (default; the reference step for a Prior that is not registered) or "reference".
+    **params: prior parameters (see PRIORS[name].defaults); unknown names raise ValueError.
+
+  Returns:
+    u at time steps * dt, same shape as u0 (or the trajectory).
+  """
+  prior = get_prior(prior)
+  ops.check_bc(bc)
+  if method not in METHODS:
+    raise ValueError(f"unknown solver method={method!r}; valid: {', '.join(METHODS)}")
+  steps = _check_steps(steps)
+  u0 = ops.as_image(u0, "u0")
+  validate.check_finite(u0, "u0")
+  params = prior.resolve_params(params)
+  _, fid_val = check_dt(prior, dt, fidelity, params, check_stability)
   static, dynamic = prior.split_params(params)
   return _solve_jit(u0, jnp.asarray(dt, u0.dtype), jnp.asarray(fidelity, u0.dtype), dynamic,
-                    prior=prior, steps=steps, bc=bc, static=static, trajectory=bool(return_trajectory))
+                    prior=prior, steps=steps, bc=bc, static=static, trajectory=bool(return_trajectory),
+                    method=method, use_fidelity=fid_val != 0.0)
 
 
 def solve_nhwc(x, prior, steps: int, dt: float, **kwargs):
@@ -109,4 +152,4 @@ def solve_nhwc(x, prior, steps: int, dt: float, **kwargs):
   return ops.on_nhwc(lambda u: solve(u, prior, steps, dt, **kwargs))(x)
 
 
-__all__ = ["solve", "solve_nhwc", "stability_limit", "Prior"]
+__all__ = ["METHODS", "check_dt", "evolve", "solve", "solve_nhwc", "stability_limit", "Prior"]
