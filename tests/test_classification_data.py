@@ -247,3 +247,23 @@ def test_simple_augment_flips_and_shifts():
     assert any(np.array_equal(a, p[dy:dy + 6, dx:dx + 7]) for dy in range(3) for dx in range(3))
   it = batch_iterator(_indexed_data(8), 4, seed=0, augment=simple_augment)
   assert next(it)["image"].shape == (4, 4, 4, 1)
+
+
+def test_a_registered_source_scheme_is_loaded_by_name_and_taken_schemes_are_refused():
+  from vision_jax.data import classification as cls_data
+  calls = []
+
+  def loader(name, split, *, image_size, seed, scale=1.0):
+    calls.append((name, split, image_size, seed, scale))
+    n = 6
+    return cls_data.ClassificationData(np.full((n, 4, 4, 1), scale, np.float32), (np.arange(n) % 2).astype(np.int32),
+                                       ("a", "b"))
+
+  cls_data.register_source("toy_test_source", loader)
+  cls_data.register_source("toy_test_source", loader)  # the same loader again: a no-op
+  data = cls_data.load_classification("toy_test_source:v1", "validation", image_size=4, seed=3, scale=0.5)
+  assert calls == [("v1", "val", 4, 3, 0.5)] and float(data.images.max()) == 0.5
+  with pytest.raises(ValueError, match="scheme 'npz' is already taken"):
+    cls_data.register_source("npz", loader)
+  with pytest.raises(ValueError, match="toy_test_source:NAME"):
+    cls_data.load_classification("nothing:here", "train")

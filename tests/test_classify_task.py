@@ -234,3 +234,18 @@ def test_config_variants():
   assert load_config("classify", "data=shapes").data.source == "synthetic:shapes"
   with pytest.raises(ValueError, match="unknown config argument 'modle'"):
     load_config("classify", "modle=x")
+
+
+def test_select_metric_keeps_the_best_validation_state_and_reports_it(tmp_path):
+  cfg = digits_config()
+  cfg.train.steps = 60
+  cfg.train.eval_every = 20
+  cfg.train.select_metric = "val_mcc"
+  result = classify_modes.train(cfg, str(tmp_path))
+  best = json.loads((tmp_path / "best.json").read_text())
+  assert best["metric"] == "val_mcc" and best["step"] in (20, 40, 60)
+  assert result["info"]["selected_step"] == best["step"] == result["step"]
+  rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines() if "eval/val_mcc" in l]
+  assert max(r["eval/val_mcc"] for r in rows) == pytest.approx(best["value"])
+  again = classify_modes.eval(cfg, str(tmp_path))  # eval mode evaluates the same selected state
+  assert again["step"] == best["step"] and again["metrics"]["accuracy"] == pytest.approx(result["metrics"]["accuracy"])

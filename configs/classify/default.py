@@ -84,6 +84,7 @@ def get_config(arg=None):
       "image_size": 64 if source == "synthetic:xray" else 32,  # 0 keeps the native size
       "num_per_class": 0 if small else 500,  # synthetic sources only, per split; 0: generator default (64)
       "batch_size": 64,
+      "options": {},  # extra options of the data source's loader (registered sources)
       "augment": False,  # random integer shifts (and flips below) on training batches
       "max_shift": 2,
       "hflip": False,
@@ -106,6 +107,9 @@ def get_config(arg=None):
       "eval_every": 0 if small else 1000,  # validation accuracy in metrics.jsonl (0: off)
       "keep_checkpoints": 2,
       "progress": True,
+      "select_metric": "",  # e.g. "val_mcc": keep the best state by this validation metric (needs eval_every)
+      "select_mode": "max",
+      "patience": 0,  # stop after this many evaluations without improvement (0: never)
   })
   c.eval = ml_collections.ConfigDict({
       "split": "test",

@@ -7,6 +7,8 @@
 Sources: "bundled:digits", "bundled:lfw_subset", "synthetic:shapes", "synthetic:xray",
 "npz:PATH" (MedMNIST layout) and "tfds:NAME" (needs the `tfds` extra; no download unless
 download=True). Splits: "train", "val" (alias "validation"), "test".
+More schemes are added with `register_source(scheme, loader)` (a project registers its generator or
+the loader of its real dataset's folder layout when it is imported).
 Nothing here touches the network by default.
 """
 
@@ -216,6 +218,21 @@ def _load_tfds(name: str, split: str, download: bool = False, tfds_split: str | 
   return ClassificationData(images, labels, names)
 
 
+# scheme -> loader(name, split, *, image_size, seed, **options) -> ClassificationData (already at image_size).
+REGISTERED_SOURCES: dict[str, Callable[..., "ClassificationData"]] = {}
+
+
+def register_source(scheme: str, loader: Callable[..., "ClassificationData"]) -> None:
+  """Adds the source scheme "scheme:NAME" (e.g. "covid_phantoms:default", "galaxy_folder:/path").
+
+  loader(name, split, *, image_size, seed, **options) returns the split as ClassificationData, at
+  image_size when it is not None. Re-registering a scheme with the same loader is a no-op.
+  """
+  if scheme in SCHEMES or (scheme in REGISTERED_SOURCES and REGISTERED_SOURCES[scheme] is not loader):
+    raise ValueError(f"data source scheme {scheme!r} is already taken")
+  REGISTERED_SOURCES[scheme] = loader
+
+
 def load_classification(source: str, split: str, *, image_size=None, seed: int = 0,
                         **kw) -> ClassificationData:
   """Loads one split of the classification source `source` as numpy arrays.
@@ -232,9 +249,12 @@ def load_classification(source: str, split: str, *, image_size=None, seed: int =
     ClassificationData with images (N, H, W, C) float32 in [0, 1] and labels (N,) int32.
   """
   scheme, sep, name = str(source).partition(":")
+  if sep and scheme in REGISTERED_SOURCES:
+    return REGISTERED_SOURCES[scheme](name, _split_name(split), image_size=image_size, seed=seed, **kw)
   if not sep or scheme not in SCHEMES:
+    extra = "".join(f", {s}:NAME" for s in sorted(REGISTERED_SOURCES))
     raise ValueError(f"unknown data source {source!r}; valid: bundled:{{{','.join(BUNDLED)}}}, "
-                     f"synthetic:{{{','.join(SYNTHETIC)}}}, npz:PATH, tfds:NAME")
+                     f"synthetic:{{{','.join(SYNTHETIC)}}}, npz:PATH, tfds:NAME{extra}")
   split = _split_name(split)
   if scheme == "synthetic":
     return _load_synthetic(name, split, seed, image_size, dict(kw))

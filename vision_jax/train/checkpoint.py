@@ -22,9 +22,9 @@ def quiet_orbax():
     logging.set_verbosity(verbosity)
 
 
-def make_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
-  """A CheckpointManager writing to workdir/checkpoints (created if missing)."""
-  directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
+def make_manager(workdir: str, max_to_keep: int = 3, folder: str = "checkpoints") -> ocp.CheckpointManager:
+  """A CheckpointManager writing to workdir/<folder> (created if missing)."""
+  directory = os.path.abspath(os.path.join(workdir, folder))
   options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
   with quiet_orbax():
     return ocp.CheckpointManager(directory, options=options)

@@ -30,23 +30,31 @@ class TrainProblem:
   loss_fn: (params, batch_stats, batch, rng) -> (loss, (metrics: dict, new_batch_stats)); pure, jittable.
   batch_fn: step -> host batch (a dict of arrays with a leading batch axis); a pure function of the
     step, so a resumed run sees exactly the batches an uninterrupted one would.
-  eval_fn: optional (state, step) -> dict of scalars, run every config.train.eval_every steps.
+  eval_fn: optional (state, step) -> dict of scalars, run every config.train.eval_every steps; with
+    config.train.select_metric set, the best state by that scalar is kept in workdir/best.
+  extra_init: optional () -> pytree of extra state the loss reads and may update (a teacher's
+    parameters, adaptive loss weights), kept in state["extra"] and checkpointed; no gradient flows
+    into it. With it, loss_fn is (params, batch_stats, batch, rng, extra) ->
+    (loss, (metrics, new_batch_stats, new_extra)).
   """
   model: Any
   example_input: Any
   loss_fn: Callable
   batch_fn: Callable[[int], dict]
   eval_fn: Callable | None = None
+  extra_init: Callable | None = None
 
 
 @dataclasses.dataclass
 class TrainResult:
   """state: final train state; metrics: last logged metrics; start_step: step resumed from;
-  seconds: training wall time summed over every run of this workdir (workdir/train_seconds.json)."""
+  seconds: training wall time summed over every run of this workdir (workdir/train_seconds.json);
+  best: {"step", "metric", "value", "stopped_early"} when config.train.select_metric is set."""
   state: dict
   metrics: dict
   start_step: int
   seconds: float
+  best: dict | None = None
 
 
 SECONDS_FILE = "train_seconds.json"
@@ -85,22 +93,95 @@ def init_on_mesh(init: Callable, rng, out_shardings=None):
 
 
 def make_train_step(loss_fn, tx):
-  """The un-jitted update: grads of loss_fn, optax update, step += 1. RNG is folded with the step."""
+  """The un-jitted update: grads of loss_fn, optax update, step += 1. RNG is folded with the step.
+
+  A state with an "extra" entry (TrainProblem.extra_init) passes it to loss_fn and stores the
+  loss's new_extra; gradients are taken with respect to the parameters only.
+  """
 
   def train_step(state, batch, base_rng):
     rng = jax.random.fold_in(base_rng, state["step"])
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-    (loss, (metrics, new_batch_stats)), grads = grad_fn(state["params"], state["batch_stats"], batch, rng)
+    new_state = {}
+    if "extra" in state:
+      (loss, (metrics, new_batch_stats, new_state["extra"])), grads = grad_fn(
+          state["params"], state["batch_stats"], batch, rng, state["extra"])
+    else:
+      (loss, (metrics, new_batch_stats)), grads = grad_fn(state["params"], state["batch_stats"], batch, rng)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-    new_state = {
+    new_state.update({
         "params": optax.apply_updates(state["params"], updates),
         "opt_state": opt_state,
         "step": state["step"] + 1,
         "batch_stats": new_batch_stats,
-    }
+    })
     return new_state, {**metrics, "loss": loss, "grad_norm": optax.global_norm(grads)}
 
   return train_step
+
+
+def _init_fn(problem: TrainProblem, tx):
+  extra = problem.extra_init
+  return lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input,
+                                        extra=None if extra is None else extra())
+
+
+BEST_FILE = "best.json"
+SELECT_MODES = ("max", "min")
+
+
+class BestTracker:
+  """Keeps the best state by config.train.select_metric (an eval_fn scalar) in workdir/best and
+  stops early after train.patience evaluations without improvement (0: never). Its record
+  (workdir/best.json) survives resumes."""
+
+  def __init__(self, tcfg, workdir: str, eval_fn):
+    self.metric = str(tcfg.get("select_metric", "") or "")
+    self.mode = str(tcfg.get("select_mode", "max"))
+    self.patience = int(tcfg.get("patience", 0))
+    if self.metric and eval_fn is None:
+      raise ValueError(f"train.select_metric={self.metric!r} needs an evaluation during training; this task "
+                       "has no eval_fn (set train.select_metric='')")
+    if self.mode not in SELECT_MODES:
+      raise ValueError(f"train.select_mode={self.mode!r} is invalid; expected one of {', '.join(SELECT_MODES)}")
+    if self.metric and int(tcfg.get("eval_every", 0)) < 1:
+      raise ValueError(f"train.select_metric={self.metric!r} needs train.eval_every >= 1")
+    self.path = os.path.join(workdir, BEST_FILE)
+    self.record = {"metric": self.metric, "mode": self.mode, "step": None, "value": None, "evals_since": 0,
+                   "stopped_early": False}
+    if self.metric and os.path.exists(self.path):
+      with open(self.path) as f:
+        self.record.update(json.load(f))
+    self.manager = checkpoint.make_manager(workdir, max_to_keep=1, folder="best") if self.metric else None
+
+  @property
+  def enabled(self) -> bool:
+    return bool(self.metric)
+
+  def update(self, step: int, scalars: dict, state) -> bool:
+    """Records one evaluation; saves the state if it is the best so far. Returns True to stop."""
+    if not self.enabled:
+      return False
+    if self.metric not in scalars:
+      raise ValueError(f"train.select_metric={self.metric!r} is not among the evaluation metrics "
+                       f"{sorted(scalars)}")
+    value, best = float(scalars[self.metric]), self.record["value"]
+    if best is None or (value > best if self.mode == "max" else value < best):
+      checkpoint.save(self.manager, step, state)
+      self.record.update(step=step, value=value, evals_since=0)
+    else:
+      self.record["evals_since"] += 1
+    self.record["stopped_early"] = bool(self.patience and self.record["evals_since"] >= self.patience)
+    if jax.process_index() == 0:
+      tmp = self.path + ".tmp"
+      with open(tmp, "w") as f:
+        json.dump(self.record, f)
+      os.replace(tmp, self.path)
+    return self.record["stopped_early"]
+
+  def close(self):
+    if self.manager is not None:
+      self.manager.wait_until_finished()
 
 
 def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "train") -> TrainResult:
@@ -118,7 +199,7 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
   init_rng, step_rng = jax.random.split(rng)
   repl = parallel.replicated(mesh)
 
-  init = lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input)
+  init = _init_fn(problem, tx)
   abstract = jax.eval_shape(init, init_rng)
   state_sharding = jax.tree.map(lambda _: repl, abstract)
   abstract = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, state_sharding)
@@ -134,6 +215,9 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
   log_every = max(int(tcfg.get("log_every", 50)), 1)
   ckpt_every = max(int(tcfg.get("checkpoint_every", 500)), 1)
   eval_every = int(tcfg.get("eval_every", 0))
+  tracker = BestTracker(tcfg, workdir, problem.eval_fn)
+  if tracker.record["stopped_early"]:
+    total = start  # an earlier run stopped early here; resuming trains no further
   writer = writer_lib.make_writer(workdir, bool(config.get("tensorboard", False)), jax.process_index() == 0)
   last_saved = start if start else None
   metrics_host: dict = {}
@@ -157,19 +241,26 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
         _check_finite_loss(metrics_host, done, last_saved, manager.directory)
         writer.write(done, {f"train/{k}": v for k, v in metrics_host.items()})
         bar.set_postfix(loss=f"{metrics_host['loss']:.4g}")
+      stop = False
       if problem.eval_fn is not None and eval_every and done % eval_every == 0:
-        writer.write(done, {f"eval/{k}": v for k, v in problem.eval_fn(state, done).items()})
-      if done % ckpt_every == 0 or done == total:
+        scalars = problem.eval_fn(state, done)
+        writer.write(done, {f"eval/{k}": v for k, v in scalars.items()})
+        stop = tracker.update(done, scalars, state)
+      if done % ckpt_every == 0 or done == total or stop:
         checkpoint.save(manager, done, state)
         last_saved = done
         seconds = earlier + time.time() - t0
         _record_seconds(workdir, done, seconds)
       bar.update(1)
+      if stop:
+        break
   finally:
     bar.close()
     manager.wait_until_finished()
+    tracker.close()
     writer.close()
-  return TrainResult(state=state, metrics=metrics_host, start_step=start, seconds=seconds)
+  return TrainResult(state=state, metrics=metrics_host, start_step=start, seconds=seconds,
+                     best=dict(tracker.record) if tracker.enabled else None)
 
 
 def _check_finite_loss(metrics: dict, step: int, last_saved, directory) -> None:
@@ -181,19 +272,22 @@ def _check_finite_loss(metrics: dict, step: int, last_saved, directory) -> None:
                              "Lower optim.lr or check the data.")
 
 
-def restore_state(problem: TrainProblem, config, workdir: str, mesh=None) -> tuple[dict, int]:
-  """Loads the newest checkpoint of workdir for evaluation; errors clearly if there is none."""
+def restore_state(problem: TrainProblem, config, workdir: str, mesh=None, which: str = "latest") -> tuple[dict, int]:
+  """Loads the newest checkpoint of workdir ("latest") or the best one by train.select_metric ("best")
+  for evaluation; errors clearly if there is none."""
+  if which not in ("latest", "best"):
+    raise ValueError(f"which={which!r} is invalid; expected 'latest' or 'best'")
   mesh = mesh or parallel.make_mesh(config.get("mesh", [("data", -1)]))
   tx = state_lib.make_optimizer(config.optim, int(config.train.steps))
-  init = lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input)
-  abstract = jax.eval_shape(init, jax.random.PRNGKey(0))
+  abstract = jax.eval_shape(_init_fn(problem, tx), jax.random.PRNGKey(0))
   repl = parallel.replicated(mesh)
   abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=repl), abstract)
-  if not os.path.isdir(os.path.join(workdir, "checkpoints")):
-    raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints; train first (--mode=train)")
-  state, step = checkpoint.restore_latest(checkpoint.make_manager(workdir), abstract)
+  folder = "checkpoints" if which == "latest" else "best"
+  if not os.path.isdir(os.path.join(workdir, folder)):
+    raise FileNotFoundError(f"no checkpoint in {workdir}/{folder}; train first (--mode=train)")
+  state, step = checkpoint.restore_latest(checkpoint.make_manager(workdir, folder=folder), abstract)
   if state is None:
-    raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints; train first (--mode=train)")
+    raise FileNotFoundError(f"no checkpoint in {workdir}/{folder}; train first (--mode=train)")
   return state, step
 
 
@@ -216,8 +310,7 @@ def fit_in_memory(problem: TrainProblem, config, steps: int, *, snapshot_every: 
   init_rng, step_rng = jax.random.split(rng)
   init_key = ("init", tuple(np.shape(problem.example_input)))
   if init_key not in cache:
-    cache[init_key] = compile_init(lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input),
-                                   init_rng)
+    cache[init_key] = compile_init(_init_fn(problem, tx), init_rng)
   state = cache[init_key](init_rng)
   snapshots, metrics = [], {}
   if snapshot_fn is not None:
@@ -241,8 +334,7 @@ def seconds_per_step(problem: TrainProblem, config, n: int = 5) -> float:
   """
   mesh = parallel.make_mesh(config.get("mesh", [("data", -1)]))
   tx = state_lib.make_optimizer(config.optim, 1000)
-  state = init_on_mesh(lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input),
-                       jax.random.PRNGKey(0))
+  state = init_on_mesh(_init_fn(problem, tx), jax.random.PRNGKey(0))
   step_fn = jax.jit(make_train_step(problem.loss_fn, tx), donate_argnums=(0,))
   rng = jax.random.PRNGKey(1)
   for s in (0, 1):  # two warm-up calls: the second sees committed (output) shardings and may recompile

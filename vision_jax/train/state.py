@@ -47,16 +47,22 @@ def make_optimizer(optim_cfg, total_steps: int) -> optax.GradientTransformation:
   return optax.chain(optax.clip_by_global_norm(clip), tx) if clip > 0 else tx
 
 
-def init_state(model, tx, rng, example_input) -> dict:
-  """Train state {params, opt_state, step, batch_stats} for `model` on an example input (N, ...)."""
+def init_state(model, tx, rng, example_input, extra=None) -> dict:
+  """Train state {params, opt_state, step, batch_stats[, extra]} for `model` on an example input (N, ...).
+
+  extra: a pytree the problem declares (a teacher's parameters, adaptive weights), stored as is.
+  """
   variables = model.init(rng, example_input, train=False)
   params = variables["params"]
-  return {
+  state = {
       "params": params,
       "opt_state": tx.init(params),
       "step": jnp.zeros((), jnp.int32),
       "batch_stats": variables.get("batch_stats", {}),
   }
+  if extra is not None:
+    state["extra"] = extra
+  return state
 
 
 def model_variables(state: dict) -> dict:

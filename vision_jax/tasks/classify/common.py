@@ -40,11 +40,14 @@ def load_split(config, split: str) -> data_lib.ClassificationData:
   """One split of config.data.source at config.data.image_size (0: native size)."""
   d = config.data
   source = str(d.source)
-  kw = {}
+  kw = dict(d.get("options", {}) or {})  # per-source options (registered sources: whatever their loader takes)
   if source.startswith("synthetic:") and int(d.get("num_per_class", 0)):
     kw["num_per_class"] = int(d.num_per_class)
   size = int(d.image_size) or None
-  return data_lib.load_classification(source, split, image_size=size, seed=int(d.get("seed", 0)), **kw)
+  try:
+    return data_lib.load_classification(source, split, image_size=size, seed=int(d.get("seed", 0)), **kw)
+  except TypeError as e:
+    raise ValueError(f"data.options {sorted(kw)} has a field source {source!r} does not take ({e})") from None
 
 
 def parse_floats(text: str, name: str) -> list[float]:
@@ -196,13 +199,23 @@ def make_batch_fn(train: data_lib.ClassificationData, config):
   return batch_fn
 
 
+VAL_METRICS = ("accuracy", "balanced_accuracy", "mcc", "f1_macro", "roc_auc", "roc_auc_macro", "log_loss")
+
+
+def validation_metrics(model, state, val: data_lib.ClassificationData, batch_size: int) -> dict:
+  """{"val_<metric>": value} on the validation split (the metrics of VAL_METRICS that apply)."""
+  from vision_jax.metrics.evaluation import compute_metrics, softmax
+  summary = compute_metrics(val.labels, softmax(predict_logits(model, state, val.images, batch_size)))["summary"]
+  return {f"val_{k}": float(summary[k]) for k in VAL_METRICS if k in summary}
+
+
 def make_problem(config, s: Setup, val: data_lib.ClassificationData | None = None) -> loop.TrainProblem:
-  """The TrainProblem for the generic loop (eval_fn: accuracy on `val` when given)."""
+  """The TrainProblem for the generic loop (eval_fn: validation metrics on `val` when given, which
+  train.select_metric can use to keep the best state and stop early)."""
   eval_fn = None
   if val is not None:
     def eval_fn(state, step):
-      logits = predict_logits(s.model, state, val.images, int(config.eval.batch_size))
-      return {"val_accuracy": float(np.mean(logits.argmax(-1) == val.labels))}
+      return validation_metrics(s.model, state, val, int(config.eval.batch_size))
   example = np.zeros((1, *s.train.images.shape[1:]), np.float32)
   return loop.TrainProblem(s.model, example, make_loss_fn(s.model, config, s.class_weights),
                            make_batch_fn(s.train, config), eval_fn)
@@ -229,6 +242,7 @@ def predict_logits(model, state: dict, images: np.ndarray, batch_size: int = 256
 
 
 def restore(config, workdir: str, s: Setup):
-  """(state, step) of the newest checkpoint in workdir for the model of `s`."""
+  """(state, step) of the checkpoint the run reports: the best by train.select_metric if set, else the newest."""
   problem = loop.TrainProblem(s.model, np.zeros((1, *s.train.images.shape[1:]), np.float32), None, None)
-  return loop.restore_state(problem, config, workdir)
+  which = "best" if config.train.get("select_metric", "") else "latest"
+  return loop.restore_state(problem, config, workdir, which=which)

@@ -24,17 +24,24 @@ def train(config, workdir: str):
   test = common.load_eval_split(config, s, split)
   val = common.load_eval_split(config, s, "val") if int(config.train.get("eval_every", 0)) else None
   workdir_lib.prepare(config, workdir)
-  res = loop.fit(common.make_problem(config, s, val), config, workdir, desc=f"classify-{config.model.name}")
-  logits = common.predict_logits(s.model, res.state, test.images, int(config.eval.batch_size))
+  problem = common.make_problem(config, s, val)
+  res = loop.fit(problem, config, workdir, desc=f"classify-{config.model.name}")
+  state, step = res.state, int(res.state["step"])
   info = {"train_images": len(s.train), "train_steps": int(config.train.steps),
           "train_seconds": res.seconds, "resumed_from_step": res.start_step,
           "parameters": state_lib.count_params(res.state["params"]),
           **{f"final_train_{k}": v for k, v in res.metrics.items()}}
-  return write_results(workdir, "", config, s, test, logits, int(config.train.steps), split, info)
+  if res.best:  # evaluate the state the validation metric chose (early stopping)
+    state, step = loop.restore_state(problem, config, workdir, which="best")
+    info.update({f"selected_by_{res.best['metric']}": res.best["value"], "selected_step": step,
+                 "stopped_early": res.best["stopped_early"]})
+  logits = common.predict_logits(s.model, state, test.images, int(config.eval.batch_size))
+  return write_results(workdir, "", config, s, test, logits, step, split, info)
 
 
 def eval(config, workdir: str):  # noqa: A001 (mode name)
-  """Evaluates the newest checkpoint on config.eval.split; writes eval_results.* and eval_predictions.npz."""
+  """Evaluates the newest checkpoint (the best one when train.select_metric is set) on config.eval.split;
+  writes eval_results.* and eval_predictions.npz."""
   s = common.setup(config)
   split = str(config.eval.split)
   data = common.load_eval_split(config, s, split)
