@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; install Python >= 3.11 or run 'make PY=python3.12 ...'"; exit 1; }
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,baselines]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,baselines,projects]"
 	touch $(STAMP)
 
 demo: $(STAMP)
