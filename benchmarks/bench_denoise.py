@@ -38,6 +38,8 @@ def budget_steps(config, backbone: str, prior: str, budget_s: float) -> tuple[in
 
 
 def _parse_value(text: str):
+  if text.lower() in ("true", "false"):
+    return text.lower() == "true"
   for cast in (int, float):
     try:
       return cast(text)
