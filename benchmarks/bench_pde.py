@@ -1,22 +1,59 @@
-"""Throughput of the explicit PDE solvers: jitted JAX vs a plain NumPy implementation of the same stencils.
+"""Throughput of the explicit PDE solvers against a NumPy stencil and this machine's limit, in one run.
 
-For each prior and image configuration it measures Mpixel-iterations per second (pixels x images x
-steps / seconds / 1e6) of `vision_jax.pde.solve` (jitted, compile excluded by a warm-up call,
-block_until_ready) and of the NumPy reference below, in the same run, and prints a markdown table
-with the ratio. The NumPy reference re-implements the grid schemes of vision_jax/pde (Neumann
-boundaries) line by line, and the table reports the largest difference between the two results.
+For each prior and image configuration it prints Mpixel-iterations per second (pixels x images x steps
+/ seconds / 1e6) of `vision_jax.pde.solve` with method="fast" (the default) and method="reference",
+and of the NumPy implementation below (the same grid schemes, Neumann boundaries, line by line), all
+measured in the same run (jitted, compile excluded by a warm-up call, best of --repeats). Next to them:
+the machine's limit measured in the same run, a streaming copy's bandwidth (B/s: the best of an
+in-place jitted x + 1 and numpy.copyto over 256 MiB) and a float32 matmul's FLOP rate, combined per prior as a roofline, limit = min(bandwidth / bytes, flop rate / flops), with the
+flops and bytes per pixel-iteration of each prior below. Last, the (K x stopping step) grid search of
+one image as one vmapped call (pde.psnr_grid, pde.sure_grid) against the loop of separate solver calls
+it replaces (one trajectory per K, then a PSNR per step, as tasks/pde_denoise.tune_prior does).
 
-    python benchmarks/bench_pde.py                         # all priors, 256 / 512 / 16x256
-    python benchmarks/bench_pde.py --steps 200 --priors heat,zg --configs 1x512
+Flops per pixel-iteration (counted by hand from the schemes in pde/operators.py, one flop per add,
+multiply, divide, exp, rsqrt or sqrt; an exp costs ~35 instructions on XLA:CPU, so for the exp priors
+the flop roofline is optimistic) and bytes (the compulsory traffic of a step: read u, write u, float32):
+    heat           7 flops    8 B   (5-point Laplacian + update)
+    perona_malik  27 flops    8 B   (2 edge fluxes: normal + tangential derivative, exp; divergence)
+    mpmc          40 flops    8 B   (curvature fluxes with rsqrt, rational g at pixels, edge means)
+    zg            42 flops    8 B   (Perona-Malik + biharmonic = two 5-point Laplacians)
+    tensor       100 flops    8 B   (9-tap separable Gaussian, structure tensor, eigenvector, exp, 2x2 fluxes)
+    tv            14 flops    8 B   (forward gradient, rsqrt, backward divergence)
+
+What the profile showed (jax.jit(...).lower(...).compile().as_text() of the reference solver, and
+jax.profiler traces; 256 x 256, 2-core AMD EPYC, XLA:CPU of jax 0.10):
+  * jnp.pad(mode="symmetric") lowers to concatenates: every reference step materialised two padded
+    copies of the image (concatenate fusions) before the stencil, plus one more full copy of the
+    result back into the while-loop buffer (the stencil's output cannot alias its input).
+  * XLA:CPU emits fusions that read a pad / concatenate along the minor (x) axis as scalar code (a
+    branch per element, seen in the LLVM IR: <1 x float> exp), the stencils themselves vectorise
+    (<8 x float>) when they read plain slices.
+  * XLA:CPU drops lax.optimization_barrier before fusion and happily fuses a flux with exp into each
+    of its consumers (4 exps per pixel instead of 2); unrolling the loop fused step into step and
+    recomputed the whole stencil 5x per neighbour (slower, not faster).
+  * The exp (~0.5 ns per value on one core) bounds Perona-Malik and zg; the in-place update fusions
+    run on one core.
+What the fast path (pde/fast.py) does about it: ghost-cell state with a zero ring and masked edge
+differences (no pad or concatenate per step), two state buffers updated in place alternately (two
+steps per loop iteration, no copy), and the exp / rsqrt fluxes, curvature, Laplacian and tensor
+coefficients written in place into loop-carried scratch buffers (computed once per step).
+
+    python benchmarks/bench_pde.py                        # all priors, 1x256, 1x1024, 16x256, grid search
+    python benchmarks/bench_pde.py --priors heat,perona_malik --configs 1x256 --no-grid
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import numpy as np
+
+FLOPS = {"heat": 7, "perona_malik": 27, "mpmc": 40, "zg": 42, "tensor": 100, "tv": 14}
+BYTES = {name: 8 for name in FLOPS}
+
 
 # ----------------------------------------------------------------------------- NumPy reference
 def _pad(u, w=1):
@@ -145,13 +182,116 @@ def _best(fn, repeats):
   return best
 
 
+def machine_limits(jax, jnp, repeats):
+  """(streaming bytes/s, matmul flop/s) on the default device, measured now."""
+  gpu = jax.default_backend() != "cpu"
+  n = (1 << 28) if gpu else (1 << 26)  # 1 GiB / 256 MiB of float32: far beyond every cache
+  # in place (donated buffer): a fresh output would measure first-touch page faults, not bandwidth
+  add = jax.jit(lambda v: v + 1.0, donate_argnums=0)
+  state = {"x": add(jnp.zeros((n,), jnp.float32))}
+
+  def stream():
+    state["x"] = add(state["x"])
+    state["x"].block_until_ready()
+  stream()
+  bw = 8.0 * n / _best(stream, repeats)  # reads and writes every element once
+  a_np, b_np = np.ones(n, np.float32), np.empty(n, np.float32)
+  np.copyto(b_np, a_np)
+  bw = max(bw, 8.0 * n / _best(lambda: np.copyto(b_np, a_np), repeats)) if not gpu else bw
+  del state, a_np, b_np
+  m = 8192 if gpu else 2048
+  a = jnp.ones((m, m), jnp.float32)
+  mm = jax.jit(lambda p: jnp.dot(p, p, precision=jax.lax.Precision.HIGHEST))  # true float32 (no TF32)
+  mm(a).block_until_ready()
+  flops = 2.0 * m**3 / _best(lambda: mm(a).block_until_ready(), repeats)
+  del a
+  return bw, flops
+
+
+def bench_priors(args, jax, jnp, pde, bw, flop_rate):
+  configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
+  print("| prior | images | ours (fast) | reference JAX | NumPy | ours / NumPy | limit | ours / limit | "
+        "max abs diff vs NumPy |")
+  print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+  for name in args.priors.split(","):
+    dt = 0.5 * pde.stability_limit(name)
+    limit = min(bw / BYTES[name], flop_rate / FLOPS[name]) / 1e6
+    for n, size in configs:
+      rng = np.random.default_rng(0)
+      u0 = rng.random((n, size, size)).astype(np.float32)
+      if n == 1:
+        u0 = u0[0]
+      u0_dev = jnp.asarray(u0)
+      pix = n * size * size / 1e6
+      steps = max(20, args.steps * 65536 // (n * size * size)) if args.scale_steps else args.steps
+      rates = {}
+      for method in ("fast", "reference"):
+        run = lambda k: pde.solve(u0_dev, name, k, dt, method=method).block_until_ready()
+        run(steps)  # compile + warm-up
+        rates[method] = pix * steps / _best(lambda: run(steps), args.repeats)
+      np_steps = args.numpy_steps
+      t_np = _best(lambda: np_solve(u0, name, np_steps, dt), args.repeats)
+      np_rate = pix * np_steps / t_np
+      diff = float(np.abs(np.asarray(pde.solve(u0_dev, name, np_steps, dt)) - np_solve(u0, name, np_steps, dt)).max())
+      label = f"{n}x{size}x{size}"
+      print(f"| {name} | {label} | {rates['fast']:.0f} | {rates['reference']:.0f} | {np_rate:.0f} | "
+            f"{rates['fast'] / np_rate:.1f}x | {limit:.0f} | {100 * rates['fast'] / limit:.0f} % | {diff:.1e} |",
+            flush=True)
+
+
+def bench_grid(args, jax, jnp, pde):
+  """One psnr_grid / sure_grid call over (8 K x steps 0..300) against the loop of separate solve() calls."""
+  from vision_jax.data import images
+  from vision_jax.metrics import image as image_metrics
+  from vision_jax import noise
+
+  clean = jnp.asarray(images.load_images("bundled:camera", max_size=args.grid_size)[0].pixels[..., 0])
+  noisy = noise.awgn(jax.random.key(0), clean, 25.0)
+  Ks = np.linspace(0.02, 0.16, 8).tolist()
+  steps, dt = args.grid_steps, 0.2
+
+  def loop():
+    out = []
+    for K in Ks:
+      traj = pde.solve(noisy, "perona_malik", steps, dt, return_trajectory=True, K=K)
+      out.append(np.asarray(jax.vmap(lambda u: image_metrics.psnr(jnp.clip(u, 0, 1)[..., None],
+                                                                  clean[..., None]))(traj)))
+    return np.stack(out)
+
+  def one_call():
+    return np.asarray(pde.psnr_grid(noisy, clean, "perona_malik", steps, dt, grid={"K": Ks}))
+
+  def sure_call():
+    return np.asarray(pde.sure_grid(noisy, 25.0, "perona_malik", steps, dt, grid={"K": Ks}, key=jax.random.key(1)))
+
+  ref, got = loop(), one_call()  # warm-up (compiles) and a check that both give the same table
+  sure_call()
+  t_loop = _best(loop, args.repeats)
+  t_grid = _best(one_call, args.repeats)
+  t_sure = _best(sure_call, args.repeats)
+  H, W = clean.shape
+  print(f"\nGrid search, Perona-Malik on camera {H}x{W}, {len(Ks)} K x steps 0..{steps} "
+        f"({len(Ks) * steps} explicit steps), best of {args.repeats}:")
+  print("| what | seconds | vs loop |")
+  print("|---|---:|---:|")
+  print(f"| loop of {len(Ks)} solve(return_trajectory) + PSNR per step | {t_loop:.3f} | 1.0x |")
+  print(f"| one pde.psnr_grid call (vmapped, jitted) | {t_grid:.3f} | {t_loop / t_grid:.1f}x |")
+  print(f"| one pde.sure_grid call (no clean image, 1 probe, jvp) | {t_sure:.3f} | {t_loop / t_sure:.1f}x |")
+  print(f"max |PSNR grid - PSNR loop| = {np.abs(ref - got).max():.1e} dB")
+
+
 def main():
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  ap.add_argument("--steps", type=int, default=100, help="explicit steps per JAX timing")
+  ap.add_argument("--steps", type=int, default=100, help="explicit steps per JAX timing (1x256 image)")
   ap.add_argument("--numpy-steps", type=int, default=10, help="explicit steps per NumPy timing")
-  ap.add_argument("--configs", default="1x256,1x512,16x256", help="comma list of NxSIZE (N images of SIZE^2)")
+  ap.add_argument("--configs", default="1x256,1x1024,16x256", help="comma list of NxSIZE (N images of SIZE^2)")
   ap.add_argument("--priors", default="heat,perona_malik,mpmc,zg,tensor,tv")
   ap.add_argument("--repeats", type=int, default=3, help="timed repeats (best is reported)")
+  ap.add_argument("--no-scale-steps", dest="scale_steps", action="store_false",
+                  help="use --steps for every size (default: fewer steps for bigger inputs, same work)")
+  ap.add_argument("--no-grid", dest="grid", action="store_false", help="skip the grid-search timing")
+  ap.add_argument("--grid-size", type=int, default=256)
+  ap.add_argument("--grid-steps", type=int, default=300)
   args = ap.parse_args()
 
   import jax
@@ -159,27 +299,18 @@ def main():
 
   from vision_jax import pde
 
-  configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
+  load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
   print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), jax {jax.__version__}, "
-        f"steps jax={args.steps} numpy={args.numpy_steps}, best of {args.repeats}\n")
-  print("| prior | images | JAX Mpix-it/s | NumPy Mpix-it/s | JAX / NumPy | max abs diff |")
-  print("|---|---|---:|---:|---:|---:|")
-  for name in args.priors.split(","):
-    dt = 0.5 * pde.stability_limit(name)
-    for n, size in configs:
-      rng = np.random.default_rng(0)
-      u0 = rng.random((n, size, size)).astype(np.float32)
-      u0_dev = jnp.asarray(u0)
-      run = lambda k: pde.solve(u0_dev, name, k, dt).block_until_ready()
-      run(args.steps)  # compile + warm-up
-      t_jax = _best(lambda: run(args.steps), args.repeats)
-      t_np = _best(lambda: np_solve(u0, name, args.numpy_steps, dt), args.repeats)
-      pix = n * size * size / 1e6
-      jax_rate, np_rate = pix * args.steps / t_jax, pix * args.numpy_steps / t_np
-      diff = float(np.abs(np.asarray(run(args.numpy_steps)) - np_solve(u0, name, args.numpy_steps, dt)).max())
-      label = f"{n}x{size}x{size}"
-      print(f"| {name} | {label} | {jax_rate:.1f} | {np_rate:.1f} | {jax_rate / np_rate:.1f}x | {diff:.1e} |",
-            flush=True)
+        f"{os.cpu_count()} CPUs, load average {load:.2f} at start, steps jax={args.steps} (1x256; scaled by size) "
+        f"numpy={args.numpy_steps}, best of {args.repeats}")
+  bw, flop_rate = machine_limits(jax, jnp, args.repeats)
+  print(f"machine limit, measured now: streaming copy {bw / 1e9:.1f} GB/s, float32 matmul {flop_rate / 1e9:.1f} "
+        "GFLOP/s; limit per prior = min(bandwidth / bytes, flop rate / flops) in Mpix-it/s\n")
+  bench_priors(args, jax, jnp, pde, bw, flop_rate)
+  if args.grid:
+    bench_grid(args, jax, jnp, pde)
+  load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+  print(f"\nload average {load:.2f} at the end (other jobs share these cores)")
 
 
 if __name__ == "__main__":

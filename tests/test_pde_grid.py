@@ -64,6 +64,25 @@ def test_sure_grid_of_heat_matches_exact_sure_within_the_probe_noise():
     assert abs(out[t] - exact) <= 4 * sd + 1e-7, (t, out[t], exact, sd)
 
 
+def test_sure_stderr_flags_noisy_entries_and_sure_best_setting_skips_them():
+  g = {"K": [0.05, 0.3]}
+  risk, err = pde.sure_grid(NOISY, 25.0, "perona_malik", 6, 0.2, grid=g, key=jax.random.key(0), probes=3,
+                            return_stderr=True)
+  risk, err = np.asarray(risk), np.asarray(err)
+  assert risk.shape == err.shape == (2, 7) and np.all(err[:, 0] == 0) and np.all(err[:, 1:] > 0)
+  one = np.asarray(pde.sure_grid(NOISY, 25.0, "perona_malik", 6, 0.2, grid=g, key=jax.random.key(0), probes=1,
+                                 return_stderr=True)[1])
+  assert np.all(np.isnan(one))
+  # a fake table: the lowest SURE has a huge standard error, the next one is reliable
+  r = np.full((2, 7), 0.01)
+  r[0, 5], r[1, 3] = 0.001, 0.004
+  e = np.zeros((2, 7))
+  e[0, 5] = 1.0
+  best = pde.sure_best_setting(r, e, g, 25.0)
+  assert (best["K"], best["steps"], best["score"]) == (0.3, 3, 0.004)
+  assert pde.best_setting(r, g, "min")["steps"] == 5  # without the guard
+
+
 def test_sure_grid_rejects_bad_inputs():
   kw = dict(key=jax.random.key(0))
   with pytest.raises(ValueError, match="sigma=0"):
@@ -82,5 +101,7 @@ def test_sure_grid_rejects_bad_inputs():
     pde.psnr_grid(NOISY, CLEAN[:8], "perona_malik", 3, 0.2, grid={"K": [0.1]})
   with pytest.raises(ValueError, match="grid=.*expected a mapping"):
     pde.psnr_grid(NOISY, CLEAN, "perona_malik", 3, 0.2, grid=[0.1])
+  with pytest.raises(ValueError, match="NaN everywhere"):
+    pde.sure_best_setting(np.zeros((1, 3)), np.full((1, 3), np.nan), {"K": [1.0]}, 25)
   with pytest.raises(ValueError, match="scores have shape"):
     pde.best_setting(np.zeros((3, 4)), {"K": [1.0, 2.0]})

@@ -11,7 +11,7 @@
 from vision_jax.pde.operators import (BOUNDARY_CONDITIONS, backward_diff, biharmonic, central_gradient,
                                       curvature, divergence, forward_diff, gaussian_smooth, gradient,
                                       gradient_magnitude, laplacian, on_nhwc, total_variation)
-from vision_jax.pde.grid import best_setting, grid_combinations, psnr_grid, sure_grid
+from vision_jax.pde.grid import best_setting, grid_combinations, psnr_grid, sure_best_setting, sure_grid
 from vision_jax.pde.priors import PRIORS, Prior, edge_stopping, get_prior, weickert_diffusivity
 from vision_jax.pde.residuals import autodiff_residual, grid_points, grid_residual, sample_grid
 from vision_jax.pde.solvers import solve, solve_nhwc, stability_limit
@@ -20,6 +20,6 @@ __all__ = [
     "BOUNDARY_CONDITIONS", "PRIORS", "Prior", "autodiff_residual", "backward_diff", "best_setting", "biharmonic",
     "central_gradient", "curvature", "divergence", "edge_stopping", "forward_diff", "gaussian_smooth",
     "get_prior", "gradient", "gradient_magnitude", "grid_combinations", "grid_points", "grid_residual",
-    "laplacian", "on_nhwc", "psnr_grid", "sample_grid", "solve", "solve_nhwc", "stability_limit", "sure_grid",
+    "laplacian", "on_nhwc", "psnr_grid", "sample_grid", "solve", "solve_nhwc", "stability_limit", "sure_best_setting", "sure_grid",
     "total_variation", "weickert_diffusivity",
 ]

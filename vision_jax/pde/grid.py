@@ -31,7 +31,7 @@ from vision_jax.pde import operators as ops
 from vision_jax.pde import solvers
 from vision_jax.pde.priors import get_prior
 
-__all__ = ["grid_combinations", "psnr_grid", "sure_grid", "best_setting"]
+__all__ = ["grid_combinations", "psnr_grid", "sure_grid", "best_setting", "sure_best_setting"]
 
 
 def grid_combinations(prior, grid: Mapping[str, Sequence[float]]):
@@ -157,7 +157,10 @@ def _sure_jit(noisy, sigma, key, dts, values, fidelity, dynamic, *, prior, steps
       (sq, _), (_, bjb) = jax.jvp(scores, (noisy,), (b,))
       return sq, bjb
     sq, div = jax.lax.map(per_probe, bs)
-    return sq[0] / n - s2 + 2.0 * s2 * jnp.mean(div, axis=0) / n
+    risk = sq[0] / n - s2 + 2.0 * s2 * jnp.mean(div, axis=0) / n
+    # Monte-Carlo standard error of the divergence term (NaN with one probe)
+    err = 2.0 * s2 / n * jnp.std(div, axis=0, ddof=1) / jnp.sqrt(probes) if probes > 1 else jnp.full_like(risk, jnp.nan)
+    return risk, err
 
   return _run_grid(noisy, dts, values, fidelity, prior=prior, steps=steps, bc=bc, static=static, dynamic=dynamic,
                    names=names, method=method, emit_fn=emit_fn, use_fidelity=use_fidelity)
@@ -165,16 +168,21 @@ def _sure_jit(noisy, sigma, key, dts, values, fidelity, dynamic, *, prior, steps
 
 def sure_grid(noisy, sigma, prior, steps: int, dt, *, grid: Mapping[str, Sequence[float]], key, probes: int = 1,
               kind: str = "rademacher", fidelity: float = 0.0, bc: str = "neumann", method: str = "fast",
-              check_stability: bool = True, **params) -> jax.Array:
+              check_stability: bool = True, return_stderr: bool = False, **params):
   """SURE of the MSE ([0, 1]^2 units) of every (grid combination, step), from the noisy image and sigma only.
 
   Args:
     noisy: (..., H, W) image with AWGN of std sigma / 255 (sigma on the 0-255 scale, > 0).
     key: PRNG key of the probes; probes (>= 1) are averaged; kind "rademacher" or "gaussian".
     prior, steps, dt, grid, fidelity, bc, method, check_stability, **params: as in psnr_grid.
+    return_stderr: also return the Monte-Carlo standard error of each value (from the spread of the
+      probes; NaN for probes=1). Where the flow's Jacobian explodes (backward diffusion, e.g. mpmc or
+      Perona-Malik with a small K run long) b^T J b is astronomically variable and SURE can go negative;
+      the standard error flags those entries (best_setting(..., mask=stderr < tol)).
   Returns:
-    (*grid_shape, steps + 1) SURE values; [..., 0] is the noisy input (SURE = (sigma/255)^2 there).
-    10 log10(1 / SURE) estimates the PSNR (where SURE > 0). No clipping: SURE scores f(y) as computed.
+    (*grid_shape, steps + 1) SURE values ([..., 0] is the noisy input: SURE = (sigma/255)^2 there),
+    and the standard errors if return_stderr. 10 log10(1 / SURE) estimates the PSNR (where SURE > 0).
+    No clipping: SURE scores f(y) as computed.
   """
   prior, steps, noisy, params, names, values, shape, dts = _prepare(noisy, prior, steps, dt, grid, fidelity,
                                                                     check_stability, params)
@@ -188,21 +196,31 @@ def sure_grid(noisy, sigma, prior, steps: int, dt, *, grid: Mapping[str, Sequenc
   if method not in solvers.METHODS:
     raise ValueError(f"unknown solver method={method!r}; valid: {', '.join(solvers.METHODS)}")
   static, dynamic = prior.split_params({k: v for k, v in params.items() if k not in names})
-  out = _sure_jit(noisy, jnp.asarray(sigma, noisy.dtype), key, jnp.asarray(dts, noisy.dtype),
-                  jnp.asarray(values, noisy.dtype), jnp.asarray(fidelity, noisy.dtype), dynamic, prior=prior,
-                  steps=steps, bc=bc, static=static, names=tuple(names), method=method, probes=probes, kind=kind,
-                  use_fidelity=float(fidelity) != 0.0)
-  return out.reshape(shape + (steps + 1,))
+  risk, err = _sure_jit(noisy, jnp.asarray(sigma, noisy.dtype), key, jnp.asarray(dts, noisy.dtype),
+                        jnp.asarray(values, noisy.dtype), jnp.asarray(fidelity, noisy.dtype), dynamic, prior=prior,
+                        steps=steps, bc=bc, static=static, names=tuple(names), method=method, probes=probes,
+                        kind=kind, use_fidelity=float(fidelity) != 0.0)
+  risk, err = (a.reshape(shape + (steps + 1,)) for a in (risk, err))
+  return (risk, err) if return_stderr else risk
 
 
-def best_setting(scores, grid: Mapping[str, Sequence[float]], mode: str = "max") -> dict:
+def best_setting(scores, grid: Mapping[str, Sequence[float]], mode: str = "max", mask=None) -> dict:
   """The (parameters, step) with the best score: {name: value, ..., 'steps': k, 'score': v}.
 
   scores: (*grid_shape, steps + 1) from psnr_grid (mode="max") or sure_grid (mode="min"); NaN is skipped.
+  mask: optional boolean array of the same shape; only True entries compete (e.g. SURE values with a
+  small Monte-Carlo standard error). Step 0 (the input itself) is always allowed.
   """
   if mode not in ("max", "min"):
     raise ValueError(f"unknown mode={mode!r}; valid: max, min")
   a = np.asarray(scores, np.float64)
+  if mask is not None:
+    m = np.asarray(mask, bool)
+    if m.shape != a.shape:
+      raise ValueError(f"mask has shape {m.shape}; expected the shape of scores {a.shape}")
+    m = m.copy()
+    m[..., 0] = True
+    a = np.where(m, a, np.nan)
   names = list(grid)
   if a.ndim != len(names) + 1 or a.shape[:-1] != tuple(len(np.ravel(grid[n])) for n in names):
     raise ValueError(f"scores have shape {a.shape}; expected (*grid_shape, steps + 1) for grid {list(grid)}")
@@ -210,4 +228,25 @@ def best_setting(scores, grid: Mapping[str, Sequence[float]], mode: str = "max")
   idx = np.unravel_index(flat, a.shape)
   out = {n: float(np.ravel(grid[n])[idx[i]]) for i, n in enumerate(names)}
   out.update(steps=int(idx[-1]), score=float(a[idx]))
+  return out
+
+
+def sure_best_setting(risk, stderr, grid: Mapping[str, Sequence[float]], sigma, *, z: float = 2.0,
+                      max_stderr: float = 0.02) -> dict:
+  """The SURE choice with a guard against Monte-Carlo noise: minimise risk + z * stderr.
+
+  risk, stderr: sure_grid(..., probes >= 2, return_stderr=True). Entries whose standard error exceeds
+  max_stderr * (sigma/255)^2 do not compete (their divergence estimate is unreliable). Returns
+  best_setting's dict; 'score' is the SURE value (without the z * stderr margin) of the choice.
+  """
+  r, e = np.asarray(risk, np.float64), np.asarray(stderr, np.float64)
+  if r.shape != e.shape:
+    raise ValueError(f"stderr has shape {e.shape}; expected the shape of risk {r.shape}")
+  if np.all(np.isnan(e[..., 1:])):
+    raise ValueError("stderr is NaN everywhere; expected sure_grid(..., probes >= 2, return_stderr=True)")
+  s2 = (float(sigma) / 255.0) ** 2
+  e = np.nan_to_num(e, nan=0.0)
+  out = best_setting(r + z * e, grid, "min", mask=e <= max_stderr * s2)
+  idx = tuple(list(np.ravel(grid[n])).index(out[n]) for n in grid) + (out["steps"],)
+  out["score"] = float(r[idx])
   return out
