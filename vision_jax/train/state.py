@@ -23,8 +23,10 @@ def make_schedule(optim_cfg, total_steps: int) -> optax.Schedule:
   if name == "warmup_cosine":
     return optax.warmup_cosine_decay_schedule(0.0, lr, min(warmup, total - 1) if total > 1 else 0, total,
                                               end_value=lr * float(optim_cfg.get("final_lr_fraction", 0.0)))
-  if name == "onecycle":
-    return optax.cosine_onecycle_schedule(total, lr)
+  if name == "onecycle":  # optional fields: div_factor (25), final_div_factor (1e4), pct_start (0.3), optax's defaults
+    return optax.cosine_onecycle_schedule(total, lr, pct_start=float(optim_cfg.get("pct_start", 0.3)),
+                                          div_factor=float(optim_cfg.get("div_factor", 25.0)),
+                                          final_div_factor=float(optim_cfg.get("final_div_factor", 1e4)))
   raise ValueError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
 
 
@@ -39,20 +41,25 @@ def make_optimizer(optim_cfg, total_steps: int) -> optax.GradientTransformation:
     tx = optax.adamw(schedule, weight_decay=wd)
   elif name == "sgd":
     tx = optax.sgd(schedule, momentum=float(optim_cfg.get("momentum", 0.9)), nesterov=True)
-  elif name == "lamb":
-    tx = optax.lamb(schedule, weight_decay=wd)
+  elif name == "lamb":  # optional fields b1 (0.9), b2 (0.999): optax's defaults
+    tx = optax.lamb(schedule, b1=float(optim_cfg.get("b1", 0.9)), b2=float(optim_cfg.get("b2", 0.999)),
+                    weight_decay=wd)
   else:
     raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
   clip = float(optim_cfg.get("grad_clip", 0.0))
   return optax.chain(optax.clip_by_global_norm(clip), tx) if clip > 0 else tx
 
 
-def init_state(model, tx, rng, example_input, extra=None) -> dict:
+def init_state(model, tx, rng, example_input, extra=None, transform=None) -> dict:
   """Train state {params, opt_state, step, batch_stats[, extra]} for `model` on an example input (N, ...).
 
   extra: a pytree the problem declares (a teacher's parameters, adaptive weights), stored as is.
+  transform: optional variables -> variables applied to model.init's output before the optimizer
+    state is built (e.g. copy a pretrained backbone's parameters and batch statistics in).
   """
   variables = model.init(rng, example_input, train=False)
+  if transform is not None:
+    variables = transform(variables)
   params = variables["params"]
   state = {
       "params": params,
