@@ -36,6 +36,9 @@ class TrainProblem:
     parameters, adaptive loss weights), kept in state["extra"] and checkpointed; no gradient flows
     into it. With it, loss_fn is (params, batch_stats, batch, rng, extra) ->
     (loss, (metrics, new_batch_stats, new_extra)).
+  init_transform: optional variables -> variables applied to the freshly initialised variables
+    (e.g. load a pretrained backbone: fine-tuning starts from it); a resumed run restores its
+    checkpoint instead.
   """
   model: Any
   example_input: Any
@@ -43,6 +46,7 @@ class TrainProblem:
   batch_fn: Callable[[int], dict]
   eval_fn: Callable | None = None
   extra_init: Callable | None = None
+  init_transform: Callable | None = None
 
 
 @dataclasses.dataclass
@@ -123,7 +127,8 @@ def make_train_step(loss_fn, tx):
 def _init_fn(problem: TrainProblem, tx):
   extra = problem.extra_init
   return lambda r: state_lib.init_state(problem.model, tx, r, problem.example_input,
-                                        extra=None if extra is None else extra())
+                                        extra=None if extra is None else extra(),
+                                        transform=problem.init_transform)
 
 
 BEST_FILE = "best.json"
