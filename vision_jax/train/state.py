@@ -7,11 +7,12 @@ import jax.numpy as jnp
 import optax
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "lamb")
-SCHEDULES = ("constant", "cosine", "warmup_cosine", "onecycle")
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "onecycle", "linear", "sine")
 
 
 def make_schedule(optim_cfg, total_steps: int) -> optax.Schedule:
-  """Learning-rate schedule (step -> lr) from config.optim: constant / cosine / warmup_cosine / onecycle."""
+  """Learning-rate schedule (step -> lr) from config.optim: constant / cosine / warmup_cosine / onecycle /
+  linear (lr -> lr * final_lr_fraction) / sine (lr (1 - sin(pi t / 2T)), a warm-restart decay)."""
   lr = float(optim_cfg.lr)
   name = optim_cfg.get("schedule", "constant")
   warmup = int(optim_cfg.get("warmup_steps", 0))
@@ -27,6 +28,10 @@ def make_schedule(optim_cfg, total_steps: int) -> optax.Schedule:
     return optax.cosine_onecycle_schedule(total, lr, pct_start=float(optim_cfg.get("pct_start", 0.3)),
                                           div_factor=float(optim_cfg.get("div_factor", 25.0)),
                                           final_div_factor=float(optim_cfg.get("final_div_factor", 1e4)))
+  if name == "linear":
+    return optax.linear_schedule(lr, lr * float(optim_cfg.get("final_lr_fraction", 0.0)), total)
+  if name == "sine":
+    return lambda step: lr * (1.0 - jnp.sin(jnp.pi * jnp.minimum(step, total) / (2.0 * total)))
   raise ValueError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
 
 
