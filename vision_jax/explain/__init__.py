@@ -67,3 +67,11 @@ __all__ = [
     "deletion_insertion_auc", "energy_in_mask", "overlay_image", "save_overlay", "markdown_table",
     "explanation_report", "to_heatmap", "normalize_maps", "upsample", "gaussian_blur",
 ]
+
+# Explanation evaluation (seed 001 layer): relevance in a known region, global surrogate, activation maximization.
+from vision_jax.explain.activation_max import activation_maximization, total_variation  # noqa: E402
+from vision_jax.explain.evaluation import (box_masks, explanation_quality, mass_in_region, pointing_game,  # noqa: E402
+                                           quality_rows, surrogate_tree)
+
+__all__ += ["activation_maximization", "total_variation", "box_masks", "explanation_quality", "mass_in_region",
+            "pointing_game", "quality_rows", "surrogate_tree"]
