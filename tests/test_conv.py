@@ -76,9 +76,16 @@ def _value_and_grads(fn, x, w, ct):
 
 
 # Every case on the tap route; a 1x1, a 3x3/2, a dilated, a depthwise and a grouped case on the
-# mixed routes (tap weight gradient with XLA's forward, and so on).
+# mixed routes (tap weight gradient with XLA's forward, and so on); the stacked "cols" route on
+# thin-input (C <= F) and thin-output (C > F) cases, as TNRD and 1-channel heads/tails use it.
 MIXED = [("xla", "xla", "taps"), ("taps", "xla", "xla"), ("xla", "taps", "xla")]
-ROUTE_CASES = [(c, TAPS) for c in CASES] + [(CASES[i], r) for i in (1, 4, 8, 15, 18) for r in MIXED]
+COLS = ("cols", "cols", "cols")
+THIN = [((2, 10, 9, 1), (5, 5), 6, 1, "VALID", 1, 1), ((2, 9, 8, 6), (3, 3), 1, 1, "SAME", 1, 1),
+        ((2, 11, 9, 6), (3, 3), 2, 2, ((1, 2), (0, 3)), (2, 1), 1),
+        ((1, 13, 12, 2), (7, 7), 5, 2, "SAME", 1, 1)]
+ROUTE_CASES = ([(c, TAPS) for c in CASES] + [(CASES[i], r) for i in (1, 4, 8, 15, 18) for r in MIXED]
+               + [(c, COLS) for c in THIN + [CASES[3], CASES[15]]]
+               + [(THIN[0], ("xla", "cols", "xla")), (THIN[1], ("xla", "xla", "cols"))])
 
 
 ROUTE_IDS = [f"k{c[1][0]}x{c[1][1]}-s{c[3]}-{c[4]}-d{c[5]}-g{c[6]}-{'/'.join(r)}"

@@ -49,7 +49,7 @@ from jax.custom_derivatives import SymbolicZero
 
 ENV_VAR = "VISION_JAX_CONV"
 MODES = ("auto", "xla", "matmul")
-ROUTES = ("xla", "taps")
+ROUTES = ("xla", "taps", "cols")
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
@@ -170,8 +170,40 @@ def taps_conv(x, w, spec: ConvSpec):
   return y
 
 
+def cols_conv(x, w, spec: ConvSpec):
+  """The convolution as one matrix product with the kh * kw taps stacked on the thin side.
+
+  C <= F: im2col of the input, (N, OH, OW, kh kw C) @ (kh kw C, F). C > F: Z = pad(x) @ W'
+  with W' (C, kh kw F), then y = sum_ij S_ij(Z[..., ij, :]). Either way the stacked tensor is
+  kh kw times the thinner of input and output, so it pays when that side has few channels
+  (TNRD's 1 -> 48 filters and their adjoint, a network's 1-channel head and tail). groups = 1.
+  """
+  kh, kw, c, f = w.shape
+  out_hw = output_hw(x.shape[1:3], (kh, kw), spec)
+  (pt, pb), (pl, pr) = spec.padding
+  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
+  taps = [(i, j) for i in range(kh) for j in range(kw)]
+  contract = (((3,), (0,)), ((), ()))
+  if c <= f:
+    cols = jnp.stack([_tap_slice(xp, i, j, out_hw, spec) for i, j in taps], axis=3)
+    cols = cols.reshape(cols.shape[:3] + (kh * kw * c,))
+    return lax.dot_general(cols, w.reshape(kh * kw * c, f), contract, precision=spec.precision)
+  w_stacked = jnp.transpose(w, (2, 0, 1, 3)).reshape(c, kh * kw * f)
+  z = lax.dot_general(xp, w_stacked, contract, precision=spec.precision)
+  z = z.reshape(z.shape[:3] + (kh * kw, f))
+  y = None
+  for t, (i, j) in enumerate(taps):
+    term = _tap_slice(z[..., t, :], i, j, out_hw, spec)
+    y = term if y is None else y + term
+  return y
+
+
 def _apply_route(route: str, x, w, spec: ConvSpec):
-  return lax_conv(x, w, spec) if route == "xla" else taps_conv(x, w, spec)
+  if route == "xla":
+    return lax_conv(x, w, spec)
+  if route == "cols" and spec.groups == 1:
+    return cols_conv(x, w, spec)
+  return taps_conv(x, w, spec)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))

@@ -9,9 +9,11 @@ Each of T stages applies one explicit step of a learned reaction-diffusion:
   boundaries have no artificial edges. With ``zero_mean=True`` the mean of each filter over its
   k x k window (per input channel) is subtracted in the forward pass, so images that are
   constant in each channel give zero responses.
-* K_i^T is the exact adjoint of that linear map, padding included, obtained with
-  ``jax.linear_transpose`` (the VJP of a linear function). Away from the border it equals a
-  convolution with the flipped filter; at the border it folds the padded values back in.
+* K_i^T is the exact adjoint of that linear map, padding included, obtained as its VJP
+  (``jax.vjp`` at u = 0). Both run through models.conv.conv2d, so on CPU the adjoint takes the
+  convolution's input-gradient route (one matrix product, see models/conv.py). Away from the
+  border it equals a convolution with the flipped filter; at the border it folds the padded
+  values back in.
 * phi_i: a Gaussian RBF mixture, M centres c_j uniform on [-rbf_scale, rbf_scale], width
   gamma = the centre spacing, learned weights w_ij:
       phi_i(z) = sum_j w_ij [exp(-(z - c_j)^2 / (2 gamma^2)) - exp(-c_j^2 / (2 gamma^2))]
@@ -41,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
+from vision_jax.models.conv import conv2d
 from vision_jax.models.denoisers import common
 
 
@@ -70,18 +73,17 @@ def filter_responses(u: jax.Array, kernels: jax.Array, pad_mode: str = "symmetri
   """K u: (N, H, W, C) image, (k, k, C, F) kernels -> (N, H, W, F) correlations (padded)."""
   p = kernels.shape[0] // 2
   up = jnp.pad(u, ((0, 0), (p, p), (p, p), (0, 0)), mode=pad_mode)
-  return jax.lax.conv_general_dilated(up, kernels.astype(u.dtype), (1, 1), "VALID",
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  return conv2d(up, kernels.astype(u.dtype), 1, "VALID")
 
 
 def filter_adjoint(v: jax.Array, kernels: jax.Array, image_shape, pad_mode: str = "symmetric"):
   """K^T v, the exact adjoint of `filter_responses` (padding included): (N, H, W, F) -> image.
 
-  Satisfies <K u, v> = <u, K^T v> for all u of shape image_shape (jax.linear_transpose).
+  Satisfies <K u, v> = <u, K^T v> for all u of shape image_shape: the VJP of the linear map at 0,
+  so the convolution's input-gradient route (models/conv.py) computes it (XLA DCEs the K 0).
   """
-  primal = jax.ShapeDtypeStruct(tuple(image_shape), v.dtype)
-  transpose = jax.linear_transpose(lambda u: filter_responses(u, kernels, pad_mode), primal)
-  return transpose(v)[0]
+  zeros = jnp.zeros(tuple(image_shape), v.dtype)
+  return jax.vjp(lambda u: filter_responses(u, kernels, pad_mode), zeros)[1](v)[0]
 
 
 def rbf_centres(num_rbf: int, scale: float) -> tuple[np.ndarray, float]:
