@@ -78,7 +78,7 @@ def test_sure_stderr_flags_noisy_entries_and_sure_best_setting_skips_them():
   r[0, 5], r[1, 3] = 0.001, 0.004
   e = np.zeros((2, 7))
   e[0, 5] = 1.0
-  best = pde.sure_best_setting(r, e, g, 25.0)
+  best = pde.sure_best_setting(r, e, g)
   assert (best["K"], best["steps"], best["score"]) == (0.3, 3, 0.004)
   assert pde.best_setting(r, g, "min")["steps"] == 5  # without the guard
 
@@ -102,6 +102,6 @@ def test_sure_grid_rejects_bad_inputs():
   with pytest.raises(ValueError, match="grid=.*expected a mapping"):
     pde.psnr_grid(NOISY, CLEAN, "perona_malik", 3, 0.2, grid=[0.1])
   with pytest.raises(ValueError, match="NaN everywhere"):
-    pde.sure_best_setting(np.zeros((1, 3)), np.full((1, 3), np.nan), {"K": [1.0]}, 25)
+    pde.sure_best_setting(np.zeros((1, 3)), np.full((1, 3), np.nan), {"K": [1.0]})
   with pytest.raises(ValueError, match="scores have shape"):
     pde.best_setting(np.zeros((3, 4)), {"K": [1.0, 2.0]})

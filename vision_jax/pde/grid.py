@@ -178,7 +178,7 @@ def sure_grid(noisy, sigma, prior, steps: int, dt, *, grid: Mapping[str, Sequenc
     return_stderr: also return the Monte-Carlo standard error of each value (from the spread of the
       probes; NaN for probes=1). Where the flow's Jacobian explodes (backward diffusion, e.g. mpmc or
       Perona-Malik with a small K run long) b^T J b is astronomically variable and SURE can go negative;
-      the standard error flags those entries (best_setting(..., mask=stderr < tol)).
+      the standard error flags those entries (sure_best_setting).
   Returns:
     (*grid_shape, steps + 1) SURE values ([..., 0] is the noisy input: SURE = (sigma/255)^2 there),
     and the standard errors if return_stderr. 10 log10(1 / SURE) estimates the PSNR (where SURE > 0).
@@ -231,22 +231,24 @@ def best_setting(scores, grid: Mapping[str, Sequence[float]], mode: str = "max",
   return out
 
 
-def sure_best_setting(risk, stderr, grid: Mapping[str, Sequence[float]], sigma, *, z: float = 2.0,
-                      max_stderr: float = 0.02) -> dict:
+def sure_best_setting(risk, stderr, grid: Mapping[str, Sequence[float]], *, z: float = 2.0,
+                      max_rel_stderr: float = 0.1) -> dict:
   """The SURE choice with a guard against Monte-Carlo noise: minimise risk + z * stderr.
 
   risk, stderr: sure_grid(..., probes >= 2, return_stderr=True). Entries whose standard error exceeds
-  max_stderr * (sigma/255)^2 do not compete (their divergence estimate is unreliable). Returns
-  best_setting's dict; 'score' is the SURE value (without the z * stderr margin) of the choice.
+  max_rel_stderr times their own SURE value (or whose SURE is <= 0, which a true risk never is) do not
+  compete: there the divergence estimate is unreliable (the flow's Jacobian explodes). The threshold is
+  relative because the risks being compared can be far below sigma^2 (2 % of it at sigma 50).
+  Returns best_setting's dict; 'score' is the SURE value (without the z * stderr margin) of the choice.
   """
   r, e = np.asarray(risk, np.float64), np.asarray(stderr, np.float64)
   if r.shape != e.shape:
     raise ValueError(f"stderr has shape {e.shape}; expected the shape of risk {r.shape}")
   if np.all(np.isnan(e[..., 1:])):
     raise ValueError("stderr is NaN everywhere; expected sure_grid(..., probes >= 2, return_stderr=True)")
-  s2 = (float(sigma) / 255.0) ** 2
   e = np.nan_to_num(e, nan=0.0)
-  out = best_setting(r + z * e, grid, "min", mask=e <= max_stderr * s2)
+  ok = (r > 0) & (e <= max_rel_stderr * np.abs(r))
+  out = best_setting(np.where(ok, r + z * np.where(ok, e, 0.0), np.nan), grid, "min", mask=ok)
   idx = tuple(list(np.ravel(grid[n])).index(out[n]) for n in grid) + (out["steps"],)
   out["score"] = float(r[idx])
   return out
