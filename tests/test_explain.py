@@ -12,7 +12,9 @@ import pytest
 from scipy import ndimage, stats
 
 from vision_jax import explain as ex
-from vision_jax.explain import checks
+from vision_jax.explain import _core, checks, verdict
+from vision_jax.explain.overlay import overlay_grid
+from vision_jax.models import CLASSIFIERS, get_classifier
 
 
 # ----------------------------------------------------------------------------- tiny models
@@ -99,6 +101,48 @@ def _planted(n=3, size=16, side=4, seed=0):
   params = {"Conv_0": {"kernel": jnp.full((3, 3, 1, 1), 1 / 9), "bias": jnp.array([-0.5])},
             "Dense_0": {"kernel": jnp.array([[-100.0, 100.0]]), "bias": jnp.array([1.0, -1.0])}}
   return Detector(), {"params": params}, jnp.asarray(x, jnp.float32), mask
+
+
+# Registry classifiers whose shape-only trace takes about a second or more on 2 CPU cores: their
+# definition-order test is marked slow (every architecture class is covered fast by its _tiny variant).
+SLOW_ORDER = {"googlenet", "resnet50", "resnet101", "resnet152", "xception", "mobilenet_v2", "mobilenet_v3_small",
+              "mobilenet_v3_large", "densenet121", "efficientnet_b0", "vit", "vit_b16"}
+
+
+def _check_definition_order(name):
+  """definition_order vs what the test records itself in its own trace: the order in which the
+  root's submodules are first *called* (entry, not creation) and the set of parameter groups."""
+  import re
+  model = get_classifier(name, 3, in_channels=1)
+  called = []
+
+  def record(next_fun, args, kwargs, context):
+    path = context.module.scope.path if context.module.scope is not None else ()
+    if len(path) == 1 and path[0] not in called:
+      called.append(path[0])
+    return next_fun(*args, **kwargs)
+
+  for size in (16, 32, 64, 96, 224):  # the smallest input the model takes
+    x = jax.ShapeDtypeStruct((1, size, size, 1), jnp.float32)
+    called.clear()
+    try:
+      with nn.intercept_methods(record):
+        params = jax.eval_shape(lambda xx: model.init(jax.random.key(0), xx, train=False), x)["params"]
+      break
+    except ValueError:
+      continue
+  order = checks.definition_order(model, x)
+  assert sorted(order) == sorted(params) and len(order) == len(params), (name, order)
+  modules = [n for n in called if n in params]  # submodules that own parameters, in call order
+  assert [n for n in order if n in modules] == modules, (name, order, modules)
+  assert order[-1] in ("head", "classifier"), (name, order)
+  by_prefix = {}
+  for n in order:  # numbered layers appear in numeric order (stage3_block9 before stage3_block10)
+    m = re.fullmatch(r"(.*?)(\d+)", n)
+    if m:
+      by_prefix.setdefault(m.group(1), []).append(int(m.group(2)))
+  for prefix, nums in by_prefix.items():
+    assert nums == sorted(nums), (name, prefix, nums)
 
 
 # ----------------------------------------------------------------------------- CAM family
@@ -360,12 +404,117 @@ def test_explanation_report_markdown():
   text, rows = ex.explanation_report(model, v, x, 1, ("grad_cam", "saliency"), mask=mask, steps=8)
   lines = text.strip().splitlines()
   assert lines[0] == "## Explanation quality"
-  assert "| method | deletion_auc | insertion_auc | insertion_minus_deletion | energy_in_mask |" in lines
+  assert lines[4].startswith("| method | deletion_auc | insertion_auc | insertion_minus_deletion | energy_in_mask |")
   assert sum(line.startswith("| grad_cam |") for line in lines) == 1
+  assert sum(line.startswith("| random (baseline) |") for line in lines) == 1
   ref = ex.deletion_insertion_auc(lambda xx: model.apply(v, xx), x, ex.grad_cam(model, v, x, 1), 1, 8)
   np.testing.assert_allclose(rows[0]["deletion_auc"], ref["deletion"].mean(), rtol=1e-5)
+  np.testing.assert_allclose(rows[0]["deletion_auc_sd"], ref["deletion"].std(ddof=1), rtol=1e-5)  # mean ± sd
+  assert f"| grad_cam | {ref['deletion'].mean():.3f} ± {ref['deletion'].std(ddof=1):.3f} |" in text
   assert rows[0]["energy_in_mask"] > 0.95 and rows[0]["insertion_minus_deletion"] > 0.4
   assert ex.markdown_table([{"a": 1, "b": 0.12345}, {"a": 2}]) == "| a | b |\n|---|---|\n| 1 | 0.123 |\n| 2 | - |\n"
+
+
+# ----------------------------------------------------------------------------- verdicts
+def test_paired_margin_lower_bound_is_scipy_one_sided_t_interval():
+  rng = np.random.default_rng(0)
+  random, method = rng.random(12), rng.random(12) * 0.5
+  r = verdict.paired_margin(method, random, lower_is_better=True)
+  d = random - method
+  ref = stats.ttest_1samp(d, 0.0, alternative="greater").confidence_interval(0.95).low
+  assert r["margin"] == pytest.approx(d.mean()) and r["margin_sd"] == pytest.approx(d.std(ddof=1))
+  assert r["margin_low"] == pytest.approx(ref, rel=1e-9)
+  assert r["passed"] == (ref > verdict.MIN_MARGIN)
+  up = verdict.paired_margin(method, random, lower_is_better=False)  # insertion: method - random
+  assert up["margin"] == pytest.approx(-d.mean()) and not up["passed"]
+  # a consistent but practically nil gain (0.005 AUC on every image) does not pass; one image never does
+  assert not verdict.paired_margin(random - 0.005, random, True)["passed"]
+  assert verdict.paired_margin(random - 0.1, random, True)["passed"]
+  assert not verdict.paired_margin([0.1], [0.9], True)["passed"]
+  v = verdict.judge(method, random, random, method, rho_all=np.full(12, 0.7))
+  assert (v["randomization"], v["deletion_vs_random"], v["insertion_vs_random"], v["verdict"]) == (
+      "fail", "pass" if ref > 0.02 else "fail", "pass", "fail")
+  assert v["failed"][0] == "randomization"
+  with pytest.raises(ValueError, match="rho_threshold=0"):
+    verdict.judge(method, random, random, method, rho_threshold=0)
+
+
+def test_verdict_flips_between_planted_detector_and_random_weights():
+  """The planted detector's Grad-CAM passes every check; the same network with re-drawn weights fails."""
+  model, v, x, mask = _planted(n=8)
+  _, rows = ex.explanation_report(model, v, x, 1, ("grad_cam",), mask=mask, steps=8, randomize=True)
+  planted = rows[0]
+  assert (planted["randomization"], planted["deletion_vs_random"], planted["insertion_vs_random"]) == ("pass",) * 3
+  assert planted["verdict"] == "pass" and planted["energy_in_mask"] > 0.95
+  assert rows[-1]["method"] == "random (baseline)" and rows[-1]["verdict"] == "reference"
+  for seed in (0, 1):
+    text, rows = ex.explanation_report(model, _init(model, x, seed), x, 1, ("grad_cam",), mask=mask, steps=8,
+                                       randomize=True)
+    assert rows[0]["verdict"] == "fail" and rows[0]["deletion_vs_random"] == "fail", rows[0]
+    assert "No method passes every check" in text
+
+
+@pytest.mark.parametrize("name", [n for n in CLASSIFIERS if n not in SLOW_ORDER])
+def test_definition_order_is_the_forward_order_of_every_registry_classifier(name):
+  _check_definition_order(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SLOW_ORDER & set(CLASSIFIERS)))
+def test_definition_order_of_the_big_registry_classifiers(name):
+  _check_definition_order(name)
+
+
+def test_definition_order_known_layouts_and_cascade_uses_it_on_sorted_checkpoint_keys():
+  expected = {
+      "lenet5": ["c1", "c3", "c5", "f6", "head"],
+      "vit_tiny": ["embedding", "cls", "pos_embedding", "encoderblock_0", "encoderblock_1", "encoder_norm", "head"],
+      "resnet_tiny": ["conv_stem", "bn_stem", "stage1_block1", "stage2_block1", "stage3_block1", "stage4_block1",
+                      "head"],
+  }
+  for name, order in expected.items():
+    model = get_classifier(name, 3, in_channels=1)
+    assert checks.definition_order(model, jax.ShapeDtypeStruct((2, 16, 16, 1), jnp.float32)) == order, name
+  # the cascade randomizes top down in that order, although the parameter dict is sorted by name
+  model = get_classifier("vit_tiny", 3, in_channels=1)
+  x = _images(11, n=2, size=16, c=1)
+  v = _init(model, x)
+  assert list(v["params"]) == sorted(v["params"])  # what a restored checkpoint looks like
+  def cheap(model, variables, x, target):  # a map that moves when the head is redrawn (no model evaluation)
+    return x[..., 0] + jnp.sum(variables["params"]["head"]["kernel"])
+
+  rows = ex.randomization_sanity(model, v, x, 0, cheap)
+  assert [r[0] for r in rows] == ["original"] + expected["vit_tiny"][::-1]
+  with pytest.raises(ValueError, match="pass layer_order explicitly"):
+    ex.randomization_sanity(lambda vv, xx, **kw: model.apply(vv, xx, **kw), v, x, 0, cheap)
+
+
+def test_aux_keys_find_attention_only_in_vits():
+  x = jax.ShapeDtypeStruct((1, 16, 16, 1), jnp.float32)
+  assert "attention" in _core.aux_keys(get_classifier("vit_tiny", 3, in_channels=1), x)
+  keys = _core.aux_keys(get_classifier("lenet5", 3, in_channels=1), x)
+  assert "attention" not in keys and "feature_map" in keys
+
+
+def test_overlay_grid_marks_misclassified_images_and_has_a_colorbar(tmp_path):
+  import matplotlib.image
+  x = np.full((2, 12, 12, 1), 0.5, np.float32)
+  maps = np.tile(np.linspace(0, 1, 12)[None, None], (2, 12, 1))
+  paths = {}
+  for tag, wrong in (("none", [False, False]), ("second", [False, True])):
+    paths[tag] = overlay_grid(tmp_path / f"{tag}.png", x, [("m: predicted", maps), ("m: true", maps, wrong)],
+                                 ["true a / pred a", "true a / pred b"], "t", wrong=np.asarray(wrong))
+  red = lambda img: (img[..., 0] > 0.7) & (img[..., 1] < 0.2) & (img[..., 2] < 0.2)  # noqa: E731
+  clean, marked = (matplotlib.image.imread(paths[k])[..., :3] for k in ("none", "second"))
+  assert red(clean).sum() < 50 < red(marked).sum()  # red frames (and caption) only for the misclassified image
+  viridis = matplotlib.colormaps["viridis"]
+  top, bottom = np.asarray(viridis(1.0)[:3]), np.asarray(viridis(0.0)[:3])
+  for c in (top, bottom):  # the colorbar's end colours are drawn in full (the overlays only blend them)
+    assert (np.abs(clean - c).max(-1) < 0.05).sum() > 20
+  # with a fixed scale the colours follow the colorbar; min-max scaling (the default) stretches a map
+  np.testing.assert_allclose(ex.overlay_image(x[0], maps[0] * 0.5, 1.0, vmin=0.0, vmax=1.0)[0, -1], viridis(0.5)[:3],
+                             atol=1e-6)
+  np.testing.assert_allclose(ex.overlay_image(x[0], maps[0] * 0.5, 1.0)[0, -1], viridis(1.0)[:3], atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- PAIR-code saliency

@@ -255,3 +255,20 @@ def feature_map_gradients(model, variables, x, target, method: str):
   variables = strip_perturbations(variables)
   spec = check_feature_map(model, variables, x, method)
   return _fmap_grads(model, variables, x, target, spec)
+
+
+def aux_keys(model, x) -> tuple[str, ...]:
+  """Sorted keys of the aux dict a Linen classifier returns for inputs shaped like x (N, H, W, C),
+  from a shape-only init trace (nothing compiled); e.g. ("attention", "feature_map", "pre_logits")
+  for a ViT. Keys whose value is empty (an empty attention tuple) are left out."""
+  if not isinstance(model, nn.Module):
+    raise ValueError(f"aux_keys needs a flax.linen.Module, got {model_name(model)}")
+  shape = tuple(int(d) for d in jnp.shape(x))
+  return _aux_keys(model, (1, *shape[1:]))
+
+
+@functools.lru_cache(maxsize=64)
+def _aux_keys(model, shape) -> tuple[str, ...]:
+  (_, aux), _ = jax.eval_shape(lambda xx: model.init_with_output(jax.random.key(0), xx, train=False),
+                               jax.ShapeDtypeStruct(shape, jnp.float32))
+  return tuple(sorted(k for k, v in aux.items() if jax.tree_util.tree_leaves(v)))

@@ -1,6 +1,9 @@
 """Quantitative checks of explanations.
 
-- randomization_sanity: model-parameter cascading randomization (Adebayo et al. 2018).
+- randomization_sanity: model-parameter cascading randomization (Adebayo et al. 2018), top layer
+  first in the model's own definition order (`definition_order`: the order a shape-only init
+  trace creates the top-level parameter groups, recorded with `flax.linen.intercept_methods`;
+  never the order of the parameter dict, which jax pytrees and checkpoints sort by name).
 - deletion_insertion_auc: causal faithfulness curves (Petsiuk et al. 2018, RISE).
 - energy_in_mask: share of a heatmap's mass inside a ground-truth region ("energy-based
   pointing game", Wang et al. 2020, Score-CAM).
@@ -8,8 +11,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,7 +23,7 @@ from scipy import stats
 from vision_jax.explain import _core
 
 __all__ = ["randomization_sanity", "deletion_insertion_auc", "energy_in_mask", "spearman_per_image",
-           "randomize_params"]
+           "randomize_params", "definition_order"]
 
 
 def _heatmap(maps) -> np.ndarray:
@@ -41,20 +46,78 @@ def spearman_per_image(a, b) -> np.ndarray:
 
 def randomize_params(params, key) -> dict:
   """Redraws every leaf as N(0, std(leaf)^2) (zero-mean, same scale: a re-initialisation);
-  leaves with zero spread (e.g. zero-initialised biases) are kept."""
+  leaves with zero spread (e.g. zero-initialised biases) are kept.
+
+  The draws come from numpy's Generator seeded with the key's data (deterministic per key), not
+  from jax.random: a cascade redraws dozens of differently shaped leaves, and each new shape
+  would cost an XLA compile of the threefry sampler. Takes concrete arrays (not for use under jit).
+  """
+  raw = jax.random.key_data(key) if jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key) else key
+  rng = np.random.default_rng([int(v) for v in np.asarray(raw, np.uint64).ravel()])
   leaves, treedef = jax.tree_util.tree_flatten(params)
-  keys = jax.random.split(key, max(len(leaves), 1))
   new = []
-  for k, leaf in zip(keys, leaves):
-    leaf = jnp.asarray(leaf)
-    std = jnp.std(leaf)
-    draw = jax.random.normal(k, (leaf.size,), leaf.dtype).reshape(leaf.shape)  # flat: fast to compile
-    new.append(jnp.where(std > 0, std * draw, leaf))
+  for leaf in leaves:
+    a = np.asarray(leaf)
+    std = float(a.std()) if a.size else 0.0
+    new.append(jnp.asarray(std * rng.standard_normal(a.shape), a.dtype) if std > 0 else jnp.asarray(leaf))
   return jax.tree_util.tree_unflatten(treedef, new)
 
 
+def definition_order(model, x) -> list[str]:
+  """Top-level parameter groups of a Linen `model` in the order its forward pass creates them
+  (input to output: the definition order), e.g. ViT: embedding, cls, pos_embedding,
+  encoderblock_0, ..., encoder_norm, head.
+
+  One shape-only trace (`jax.eval_shape` of `model.init` on one image of `x`'s shape, nothing
+  compiled) with a `flax.linen.intercept_methods` interceptor that reads the root module's
+  'params' collection when its `__call__` returns: Linen's scope keeps variables in creation
+  order there, while any dict that went through a jax transformation or a checkpoint is sorted
+  by name. Cached per model and input shape. x: (N, H, W, C) array or ShapeDtypeStruct.
+  """
+  if not isinstance(model, nn.Module):
+    raise ValueError(f"definition_order needs a flax.linen.Module, got {_core.model_name(model)}; "
+                     "pass layer_order explicitly for an apply function")
+  shape = tuple(int(d) for d in jnp.shape(x))
+  if len(shape) != 4:
+    raise ValueError(f"x has shape {shape}; expected an image batch (N, H, W, C)")
+  return list(_definition_order(model, (1, *shape[1:]), jnp.dtype(getattr(x, "dtype", jnp.float32)).name))
+
+
+@functools.lru_cache(maxsize=64)
+def _definition_order(model, shape, dtype) -> tuple[str, ...]:
+  seen: list[tuple[str, ...]] = []
+
+  def interceptor(next_fun, args, kwargs, context):
+    out = next_fun(*args, **kwargs)
+    scope = context.module.scope
+    if scope is not None and scope.path == () and context.method_name == "__call__":
+      seen.append(tuple(context.module.variables.get("params", {})))
+    return out
+
+  with nn.intercept_methods(interceptor):
+    jax.eval_shape(lambda xx: model.init(jax.random.key(0), xx, train=False), jax.ShapeDtypeStruct(shape, dtype))
+  if not seen:
+    raise ValueError(f"model {_core.model_name(model)}: no __call__ of the root module was traced")
+  return seen[-1]
+
+
+def _top_down(model, x, params, layer_order) -> list[str]:
+  if layer_order is not None:
+    order = list(layer_order)
+    unknown = [n for n in order if n not in params]
+    if unknown:
+      raise ValueError(f"layer {unknown[0]!r} is not a parameter group of model {_core.model_name(model)}; "
+                       f"valid: {', '.join(params)}")
+    return order
+  order = definition_order(model, x)
+  if set(order) != set(params):
+    raise ValueError(f"the parameter groups of model {_core.model_name(model)} {sorted(params)} differ from "
+                     f"those its init trace creates {sorted(order)}; pass layer_order explicitly")
+  return order[::-1]
+
+
 def randomization_sanity(model, variables, x, target, method, layer_order: Sequence[str] | None = None, *,
-                         key=None, **method_kwargs) -> list[tuple[str, float]]:
+                         key=None, per_image: bool = False, **method_kwargs) -> list[tuple]:
   """Cascading randomization: Spearman correlation between the original map and the map after
   randomizing the parameters of the top layer, then the top two, ... (Adebayo et al. 2018).
 
@@ -63,11 +126,14 @@ def randomization_sanity(model, variables, x, target, method, layer_order: Seque
       `method(model, variables, x, target, **method_kwargs)` returning (N, H, W) maps or
       (N, H, W, C) attributions (reduced by sum of |a| over channels).
     layer_order: top-level keys of variables["params"], from the output layer down; default
-      is their reverse creation order (Linen keeps parameters in creation order).
+      (Linen modules only) is the reverse of `definition_order(model, x)`, whatever the order
+      of the keys in `variables` (restored checkpoints sort them by name).
     key: PRNG key for the redraws (default jax.random.key(0)).
+    per_image: return each image's rho, an (N,) array, instead of the batch mean.
   Returns:
-    rows (layer, mean Spearman rho over the batch), starting with ("original", 1.0); layer is
-    the last layer randomized so far. A map that collapses to a constant counts as rho 0.
+    rows (layer, rho), starting with ("original", 1.0); layer is the last layer randomized so
+    far and rho the Spearman correlation with the original map (batch mean, or (N,) with
+    per_image). A map that collapses to a constant counts as rho 0.
   """
   if isinstance(method, str):
     from vision_jax.explain import METHODS
@@ -75,30 +141,29 @@ def randomization_sanity(model, variables, x, target, method, layer_order: Seque
       raise ValueError(f"unknown method {method!r}; valid: {', '.join(sorted(METHODS))}")
     method = METHODS[method]
   params = dict(variables["params"])
-  order = list(reversed(list(params))) if layer_order is None else list(layer_order)
-  unknown = [n for n in order if n not in params]
-  if unknown:
-    raise ValueError(f"layer {unknown[0]!r} is not a parameter group of model {_core.model_name(model)}; "
-                     f"valid: {', '.join(params)}")
+  order = _top_down(model, x, params, layer_order)
   key = jax.random.key(0) if key is None else key
+  reduce = (lambda r: r) if per_image else (lambda r: float(r.mean()))
   original = _heatmap(method(model, variables, x, target, **method_kwargs))
-  rows = [("original", float(spearman_per_image(original, original).mean()))]
+  rows = [("original", reduce(spearman_per_image(original, original)))]
   current = dict(params)
   for name in order:
     key, sub = jax.random.split(key)
     current[name] = randomize_params(params[name], sub)
     randomized = _heatmap(method(model, {**variables, "params": dict(current)}, x, target, **method_kwargs))
-    rows.append((name, float(spearman_per_image(original, randomized).mean())))
+    rows.append((name, reduce(spearman_per_image(original, randomized))))
   return rows
 
 
 def deletion_insertion_auc(model_fn: Callable, x, saliency_map, target=None, steps: int = 32, *,
-                           baseline: float = 0.0, blur_sigma: float | None = None,
+                           baseline: float | str = 0.0, blur_sigma: float | None = None,
                            batch_size: int | None = None) -> dict:
   """Deletion and insertion curves of the target-class probability (Petsiuk et al. 2018).
 
   Pixels are ranked by `saliency_map` (N, H, W), most salient first. Deletion: after step k of
-  `steps`, the top round(k HW / steps) pixels (all channels) are set to `baseline`. Insertion:
+  `steps`, the top round(k HW / steps) pixels (all channels) are set to `baseline`: a number, or
+  "blurred" (the pixels of the blurred image below, which removes a bright object without leaving
+  its dark silhouette), or "mean" (each image's per-channel mean). Insertion:
   starting from the Gaussian-blurred image (blur_sigma, default max(H, W) / 8), the same pixels
   take their original values. AUC = trapezoid area under probability vs fraction in [0, 1].
 
@@ -138,21 +203,27 @@ def deletion_insertion_auc(model_fn: Callable, x, saliency_map, target=None, ste
     t = jnp.asarray(t)
   counts = jnp.asarray(np.round(np.arange(steps + 1) * (h * w) / steps).astype(np.int32))
   blurred = make_baseline(x, "blurred", blur_sigma)
+  if isinstance(baseline, str):
+    if baseline not in ("blurred", "mean"):
+      raise ValueError(f"unknown deletion baseline {baseline!r}; valid: blurred, mean, or a number")
+    fill = blurred if baseline == "blurred" else jnp.broadcast_to(x.mean(axis=(1, 2), keepdims=True), x.shape)
+  else:
+    fill = jnp.full_like(x, float(baseline))
 
   @jax.jit
-  def curves(x, sal, t, counts, blurred):
+  def curves(x, sal, t, counts, blurred, fill):
     order = jnp.argsort(-sal.reshape(n, -1), axis=1, stable=True)
     rank = jnp.argsort(order, axis=1).reshape(n, h, w)  # 0 = most salient pixel
 
     def curve_point(c):
       chosen = (rank < c)[..., None]
-      pd = jnp.take_along_axis(probs(jnp.where(chosen, baseline, x)), t[:, None], axis=1)[:, 0]
+      pd = jnp.take_along_axis(probs(jnp.where(chosen, fill, x)), t[:, None], axis=1)[:, 0]
       pi = jnp.take_along_axis(probs(jnp.where(chosen, x, blurred)), t[:, None], axis=1)[:, 0]
       return pd, pi
 
     return jax.lax.map(curve_point, counts, batch_size=batch_size)  # (steps + 1, N) each
 
-  pd, pi = curves(x, sal, t, counts, blurred)
+  pd, pi = curves(x, sal, t, counts, blurred, fill)
   frac = np.asarray(counts, np.float64) / (h * w)
   del_curve, ins_curve = np.asarray(pd, np.float64).T, np.asarray(pi, np.float64).T
   return {"deletion": np.trapezoid(del_curve, frac, axis=1), "insertion": np.trapezoid(ins_curve, frac, axis=1),
