@@ -176,9 +176,13 @@ def edge_gradients(P, g: Grid):
   return (ux, uy), (vx, vy)
 
 
-def flux_divergence(fx, fy, g: Grid):
-  """operators.flux_divergence: (..., H, W+1), (..., H+1, W) -> (..., H, W); "neumann" zeroes border fluxes."""
-  if g.mx is not None:
+def flux_divergence(fx, fy, g: Grid, zero_border: bool = True):
+  """operators.flux_divergence: (..., H, W+1), (..., H+1, W) -> (..., H, W); "neumann" zeroes border fluxes.
+
+  zero_border=False skips that multiply where the border fluxes are exactly 0 already (a flux that is a
+  finite factor times the masked normal difference).
+  """
+  if g.mx is not None and zero_border:
     fx, fy = fx * jnp.asarray(g.mx, fx.dtype), fy * jnp.asarray(g.my[:, None], fy.dtype)
   return (fx[..., 1:] - fx[..., :-1] + fy[..., 1:, :] - fy[..., :-1, :]) * (1.0 / g.h)
 
@@ -207,13 +211,14 @@ def _perona_malik(P, g, s, *, K, g_kind="exponential"):
   (ux, uy), (vx, vy) = edge_gradients(P, g)
   fx = s.keep("fx", edge_stopping(ux * ux + uy * uy, K, g_kind) * ux)
   fy = s.keep("fy", edge_stopping(vx * vx + vy * vy, K, g_kind) * vy)
-  return flux_divergence(fx, fy, g)
+  return flux_divergence(fx, fy, g, zero_border=False)
 
 
 def _curvature(P, g, eps):
   (ux, uy), (vx, vy) = edge_gradients(P, g)
   e2 = eps**2
-  return flux_divergence(ux * jax.lax.rsqrt(ux * ux + uy * uy + e2), vy * jax.lax.rsqrt(vx * vx + vy * vy + e2), g)
+  return flux_divergence(ux * jax.lax.rsqrt(ux * ux + uy * uy + e2), vy * jax.lax.rsqrt(vx * vx + vy * vy + e2), g,
+                         zero_border=False)
 
 
 def _mpmc(P, g, s, *, K, g_kind="rational", eps=0.01):
@@ -221,7 +226,7 @@ def _mpmc(P, g, s, *, K, g_kind="rational", eps=0.01):
   C = s.keep_ghosted("c", edge_stopping(kappa * kappa, K, g_kind), _ghost_refresh_mode(g.bc, False))
   cx, cy = _edges_of(C, g.H, g.W)
   (ux, _), (_, vy) = edge_gradients(P, g)
-  return flux_divergence(cx * ux, cy * vy, g)
+  return flux_divergence(cx * ux, cy * vy, g, zero_border=False)
 
 
 def _zg(P, g, s, *, lambda1=1.0, lambda2=0.05, K=0.05, g_kind="exponential"):
