@@ -80,3 +80,16 @@ def test_speckle_log_constants_and_errors():
     nt.gat_inverse(jnp.ones(3), 5.0, method="anscombe")
   with pytest.raises(ValueError, match="floor=0"):
     nt.log_transform(jnp.ones(3), 4.0, floor=0.0)
+
+
+@pytest.mark.parametrize("kind,params", [("awgn", {"sigma": 25.0}), ("poisson_gaussian", {"lam": 20.0, "sigma": 5.0}),
+                                         ("speckle", {"looks": 4.0}), ("speckle_amplitude", {"looks": 2.0})])
+def test_stabilize_gives_the_stated_sigma_and_inverts_the_mean(kind, params):
+  x = jnp.full((200_000,), 0.4)
+  st = nt.stabilize(noise.add_noise(jax.random.key(4), x, kind, **params), kind, **params)
+  assert abs(float(jnp.std(st.image)) * 255 / st.sigma - 1.0) < 0.03
+  assert -0.1 < float(jnp.mean(st.image)) < 1.1
+  back = float(st.invert(jnp.mean(st.image)))  # the inverse of the mean recovers x (unbiased transforms)
+  assert abs(back - 0.4) < 0.004, back
+  with pytest.raises(ValueError, match="unknown noise kind 'salt'"):
+    nt.stabilize(x, "salt")

@@ -26,12 +26,17 @@ Intensity speckle (noise.speckle_intensity): y = N x, N ~ Gamma(L, 1/L). log y =
   Gaussian noise, is then an approximation). Amplitude speckle (n = sqrt(G)) halves both: bias
   (psi(L) - log L) / 2, variance psi_1(L) / 4. exp of a denoised log image is the inverse; it is
   unbiased only as far as the denoised log image has no residual noise left.
+
+stabilize(y, kind, **params) packages this for a Gaussian denoiser that expects a [0, 1] image with
+AWGN of a known sigma (0-255 scale): it returns the transformed image rescaled so that intensity 0..1
+maps to about 0..1, the equivalent sigma, and the function mapping a denoised result back.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +48,7 @@ from vision_jax.noise import _check_param  # one-line ValueError for a bad concr
 __all__ = [
   "gat_forward", "gat_inverse", "gat_expected", "GAT_INVERSES",
   "speckle_log_bias", "speckle_log_std", "log_transform", "log_inverse",
+  "Stabilized", "stabilize", "LOG_FLOOR",
 ]
 
 GAT_INVERSES = ("exact", "closed_form", "algebraic")
@@ -162,3 +168,45 @@ def log_inverse(v) -> jax.Array:
   """exp(v): maps a denoised log image back to intensities."""
   return jnp.exp(jnp.asarray(v))
 
+
+
+# ----------------------------------------------------------------------------- one entry point
+LOG_FLOOR = 1.0 / 255.0  # stabilize(..."speckle"...) maps log intensities [log LOG_FLOOR, 0] to [0, 1]
+
+
+class Stabilized(NamedTuple):
+  """A noisy image made Gaussian-like: image (same shape, ~[0, 1]), sigma (0-255 scale), invert(denoised)."""
+  image: jax.Array
+  sigma: float
+  invert: Callable
+
+
+def stabilize(y, kind: str, *, inverse: str = "exact", **params) -> Stabilized:
+  """Variance-stabilised, rescaled y for a denoiser of AWGN with known sigma, and the way back.
+
+  kind / params as in noise.add_noise: "awgn" (sigma: unchanged), "poisson_gaussian" (lam, sigma:
+  GAT, then D -> (D - D0) / (D1 - D0) with D0, D1 the noise-free GAT of intensities 0 and 1, so the
+  noise std is about 1 / (D1 - D0); inverse: a GAT_INVERSES method), "speckle" / "speckle_amplitude"
+  (looks: unbiased log, then log x in [log LOG_FLOOR, 0] -> [0, 1]; the noise is log-Gamma, not
+  Gaussian, of std speckle_log_std(L) / -log LOG_FLOOR).
+  """
+  y = jnp.asarray(y)
+  if kind == "awgn":
+    sigma = float(params.get("sigma", 0.0))
+    _check_param(sigma, "sigma", 0.0, strict=True)
+    return Stabilized(y, sigma, lambda v: v)
+  if kind == "poisson_gaussian":
+    lam, sigma = params.get("lam"), float(params.get("sigma", 0.0))
+    _check_param(lam, "lam", 0.0, strict=True)
+    s = _read_noise_counts(lam, sigma)
+    d0, d1 = 2.0 * math.sqrt(0.375 + s * s), 2.0 * math.sqrt(float(lam) + 0.375 + s * s)
+    scale = d1 - d0
+    return Stabilized((gat_forward(y, lam, sigma) - d0) / scale, 255.0 / scale,
+                      lambda v: gat_inverse(d0 + scale * jnp.asarray(v), lam, sigma, inverse))
+  if kind in ("speckle", "speckle_amplitude"):
+    looks, amplitude = params.get("looks"), kind == "speckle_amplitude"
+    span = -math.log(LOG_FLOOR)
+    v = 1.0 + log_transform(y, looks, amplitude, floor=LOG_FLOOR * 1e-2) / span
+    return Stabilized(v, 255.0 * speckle_log_std(looks, amplitude) / span,
+                      lambda d: log_inverse(span * (jnp.asarray(d) - 1.0)))
+  raise ValueError(f"unknown noise kind {kind!r}; valid: awgn, poisson_gaussian, speckle, speckle_amplitude")
