@@ -6,12 +6,13 @@ trained with the generic loop and evaluated on a held-out split.
     python -m vision_jax.main --config=configs/classify/default.py:small --workdir=W --mode=explain
 
 Results in the workdir: config.json, results.md / results.json / results.csv (summary metrics),
-per_class.csv, confusion_matrix.png, predictions.npz, metrics.jsonl and checkpoints/. The report
-states the majority-class baseline next to the accuracy.
+per_class.csv, confusion_matrix.png, mistakes.png, predictions.npz, metrics.jsonl, training_curves.png
+and checkpoints/. The report states the majority-class baseline next to the accuracy.
 """
 
 from __future__ import annotations
 
+from vision_jax import report as report_lib
 from vision_jax.tasks.classify import common
 from vision_jax.tasks.classify.report import write_results
 from vision_jax.train import loop, state as state_lib, workdir as workdir_lib
@@ -26,6 +27,7 @@ def train(config, workdir: str):
   workdir_lib.prepare(config, workdir)
   problem = common.make_problem(config, s, val)
   res = loop.fit(problem, config, workdir, desc=f"classify-{config.model.name}")
+  report_lib.training_curves(workdir, title=f"{config.model.name} on {config.data.source}")  # training_curves.png
   state, step = res.state, int(res.state["step"])
   info = {"train_images": len(s.train), "train_steps": int(config.train.steps),
           "train_seconds": res.seconds, "resumed_from_step": res.start_step,
