@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 
 from vision_jax import noise as noise_lib
+from vision_jax import report as report_lib
 from vision_jax.tasks.denoise import evaluation, model as model_lib, references, report, supervised
 from vision_jax.train import loop, state as state_lib, workdir as workdir_lib
 
@@ -59,6 +60,7 @@ def fit_heldout(config, workdir: str, h: Heldout, make_loss, desc: str, ignore=(
                                        make_loss(h.model, config))
   workdir_lib.prepare(config, workdir, ignore)
   res = loop.fit(problem, config, workdir, desc=desc)
+  report_lib.training_curves(workdir, title=desc)  # workdir/training_curves.png from metrics.jsonl
   info = {"train_seconds": res.seconds, "train_steps": int(config.train.steps), "train_images": len(h.train_images),
           "parameters": state_lib.count_params(res.state["params"])}
   return model_lib.denoise_method(h.model, res.state, h.multiple), info
