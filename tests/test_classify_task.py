@@ -1,10 +1,13 @@
 """The classify task end to end on tiny settings: training beats chance, the report agrees with
-scikit-learn on the saved predictions, eval reproduces it from the checkpoint, explain writes
-overlays and a finite sanity table, and bad input fails before a workdir exists."""
+scikit-learn on the saved predictions (and has training curves and a grid of the most confident
+mistakes), eval reproduces it from the checkpoint, explain writes overlays and a verdict table that
+passes a planted-feature model and fails the same network with random weights, and bad input fails
+before a workdir exists."""
 
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -12,7 +15,10 @@ from sklearn import metrics as skm
 from conftest import load_config
 from vision_jax.metrics.evaluation import compute_metrics
 from vision_jax.tasks import classify
+from vision_jax.explain import checks
+from vision_jax.models import get_classifier
 from vision_jax.tasks.classify import explain as classify_explain, modes as classify_modes
+from vision_jax.train import state as state_lib
 
 
 def digits_config(**kw):
@@ -41,7 +47,7 @@ def shapes_config():
   c.train.log_every = 100
   c.train.checkpoint_every = 300
   c.train.progress = False
-  c.explain.num_examples = 8
+  c.explain.num_examples = 16
   c.explain.ig_steps = 8
   c.explain.deletion_steps = 8
   return c
@@ -73,8 +79,12 @@ def test_lenet_on_digits_beats_chance_and_writes_report(digits_run):
   assert acc > 0.7, acc  # chance is 0.1 on 10 balanced classes
   assert acc > data["majority_baseline_accuracy"] + 0.5
   assert data["num_examples"] == 270 and data["split"] == "test" and data["step"] == 150
-  for name in ("results.md", "results.csv", "per_class.csv", "confusion_matrix.png", "metrics.jsonl"):
+  for name in ("results.md", "results.csv", "per_class.csv", "confusion_matrix.png", "metrics.jsonl",
+               "training_curves.png", "mistakes.png"):
     assert os.path.getsize(os.path.join(workdir, name)) > 100, name
+  n_wrong = int(round((1 - acc) * 270))
+  assert data["mistakes_shown"] == min(16, n_wrong) > 0
+  assert f"the {min(16, n_wrong)} most confident of the {n_wrong} mistakes" in open(os.path.join(workdir, "results.md")).read()
   assert "| accuracy |" in open(os.path.join(workdir, "results.md")).read()
   steps = [json.loads(line)["step"] for line in open(os.path.join(workdir, "metrics.jsonl"))]
   assert steps == [50, 100, 150]
@@ -143,7 +153,7 @@ def test_batch_fn_is_a_pure_function_of_step():
   assert not np.array_equal(fn(0)["label"], fn(per_epoch)["label"])  # next epoch: new order
 
 
-def test_explain_on_a_planted_feature_beats_random_maps_and_fails_after_randomization(shapes_run):
+def test_explain_judges_a_planted_feature_model_and_its_randomized_twin(shapes_run):
   cfg, workdir, result = shapes_run
   assert result["metrics"]["accuracy"] > 0.6, result["metrics"]["accuracy"]  # 4 classes: chance 0.25
   # A method that needs what the model lacks fails with the explain package's error, writing nothing.
@@ -155,37 +165,66 @@ def test_explain_on_a_planted_feature_beats_random_maps_and_fails_after_randomiz
 
   out = classify_explain.run(cfg, workdir)
   names = classify_explain.method_names(cfg)
-  assert names == ["grad_cam", "grad_cam_plus_plus", "saliency", "integrated_gradients", "occlusion"]
+  assert names == out["methods"] == ["grad_cam", "grad_cam_plus_plus", "saliency", "integrated_gradients", "occlusion"]
   for name in names + ["overview"]:
     assert os.path.getsize(os.path.join(workdir, "explain", f"{name}.png")) > 1000, name
   rows = {r["method"]: r for r in out["rows"]}
   assert set(rows) == set(names) | {"random (baseline)"}
+  assert out["randomization_order"] == ["head", "f6", "c5", "c3", "c1"]  # LeNet-5 top down, not by name
   for name in names:
     r = rows[name]
-    for key in ("deletion_auc", "insertion_auc", "energy_in_mask", "mask_area_fraction",
-                "rho_top_layer_randomized", "rho_all_randomized"):
-      assert np.isfinite(r[key]) and -1.0 <= r[key] <= 1.0, (name, key, r[key])
-    layers = [layer for layer, _ in out["cascades"][name]]
-    assert layers == ["original", "head", "f6", "c5", "c3", "c1"]  # top down
-    assert 0.0 < out["cascades"][name][0][1] <= 1.0  # an all-zero map (e.g. Grad-CAM's ReLU) counts as 0
+    for key in ("deletion_auc", "insertion_auc", "energy_in_mask", "rho_top_layer_randomized", "rho_all_randomized"):
+      assert np.isfinite(r[key]) and -1.0 <= r[key] <= 1.0 and r[key + "_sd"] >= 0, (name, key, r[key])
+    assert [c[0] for c in out["cascades"][name]] == ["original", "head", "f6", "c5", "c3", "c1"]
+    assert r["verdict"] == ("pass" if not r["failed"] else "fail")
+    assert r["randomization"] == ("pass" if r["rho_all_randomized"] < out["rho_threshold"] else "fail")
   area = rows["grad_cam"]["mask_area_fraction"]
   assert 0.02 < area < 0.5
   # A uniform random map puts the area fraction of its mass in the mask; integrated gradients of a
   # trained model concentrates on the shape (measured about 0.5 against an area of about 0.16).
   assert rows["random (baseline)"]["energy_in_mask"] == pytest.approx(area, abs=0.05)
   assert rows["integrated_gradients"]["energy_in_mask"] > area + 0.1
-  # Faithfulness on the planted feature: deleting the pixels the gradient / occlusion maps rank first
-  # destroys the prediction faster than deleting random pixels (measured 0.22 / 0.22 vs 0.27).
-  random_row = rows["random (baseline)"]
-  for name in ("saliency", "occlusion"):
-    assert rows[name]["deletion_auc"] < random_row["deletion_auc"] - 0.02, (name, rows[name], random_row)
-    assert rows[name]["insertion_auc"] > random_row["insertion_auc"], (name, rows[name], random_row)
-  # Sanity: after every layer is re-initialised the maps no longer rank pixels as before (measured <= 0.48).
-  for name in names:
-    assert rows[name]["rho_all_randomized"] < 0.65, (name, rows[name])
+  # Verdicts on the planted feature: the gradient maps beat random maps on deletion and insertion
+  # beyond the spread over the 16 images and depend on the weights (measured margins +0.21 / +0.12
+  # with lower bounds +0.10 / +0.08; rho after full randomization 0.38).
+  assert rows["saliency"]["verdict"] == "pass", rows["saliency"]
+  assert rows["saliency"]["deletion_margin_low"] > 0.02 and rows["saliency"]["insertion_margin_low"] > 0.02
   text = open(os.path.join(workdir, "explain", "explain.md")).read()
   assert "| method | deletion_auc |" in text and "Cascading randomization" in text
-  assert json.loads(open(os.path.join(workdir, "explain", "explain.json")).read())["num_examples"] == 8
+  assert "Trustworthy on lenet5" in text and "saliency" in out["summary"].split("Not trustworthy")[0]
+  assert "randomization order (top layer first, the model's definition order reversed): head -> f6 -> c5" in text
+  saved = json.loads(open(os.path.join(workdir, "explain", "explain.json")).read())
+  assert saved["num_examples"] == 16 and saved["rows"][0]["verdict"] == out["rows"][0]["verdict"]
+  # Misclassified images get their true-class maps next to the predicted-class ones.
+  wrong = np.asarray(out["predictions"]) != np.asarray(out["labels"])
+  assert f"{int(wrong.sum())} misclassified" in text
+
+  # The same network with every weight re-drawn: no method passes (its outputs barely move, so no map
+  # beats a random one by 0.02 AUC). Checked without the cascade, which the random model does not need.
+  s = classify.setup(cfg)
+  state, _ = classify.restore(cfg, workdir, s)
+  variables = state_lib.model_variables(state)
+  variables = {**variables, "params": checks.randomize_params(variables["params"], jax.random.key(1))}
+  data = classify.load_eval_split(cfg, s, "test")
+  x, labels = data.images[:16], data.labels[:16]
+  pred = np.asarray(s.model.apply(variables, x, train=False)[0].argmax(-1))
+  methods = ["grad_cam", "saliency", "occlusion"]
+  kw = {m: classify_explain.method_kwargs(cfg, m, s.image_hw) for m in methods}
+  twin = classify_explain.explain_batch(s.model, variables, x, labels, pred, methods, kw, steps=8,
+                                        masks=data.masks[:16], sanity=False)
+  verdicts = {r["method"]: r["verdict"] for r in twin["rows"]}
+  assert verdicts == {"grad_cam": "fail", "saliency": "fail", "occlusion": "fail", "random (baseline)": "reference"}
+  assert rows["saliency"]["verdict"] != verdicts["saliency"]  # the verdict column flips
+
+
+def test_attention_rollout_is_a_default_method_for_models_with_attention():
+  cfg = load_config("classify", "small,model=vit_tiny")
+  x = np.zeros((1, 32, 32, 1), np.float32)
+  vit = get_classifier("vit_tiny", 10, in_channels=1)
+  assert classify_explain.method_names(cfg, vit, x)[-1] == "attention_rollout"
+  assert "attention_rollout" not in classify_explain.method_names(cfg, get_classifier("lenet5", 10, in_channels=1), x)
+  cfg.explain.methods = "attention_rollout,saliency"  # given explicitly: not added twice
+  assert classify_explain.method_names(cfg, vit, x) == ["attention_rollout", "saliency"]
 
 
 def test_binary_metrics_and_threshold_sweep_match_sklearn():

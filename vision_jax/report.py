@@ -60,7 +60,7 @@ def write_text_atomic(path: str, text: str) -> None:
 
 def image_grid_figure(path: str, panels: list[tuple[str, np.ndarray]], ncols: int = 4,
                       title: str | None = None) -> None:
-  """Saves a grid of grayscale panels [(caption, (H, W) or (H, W, 1) array in [0,1])] as a PNG."""
+  """Saves a grid of panels [(caption, (H, W), (H, W, 1) grayscale or (H, W, 3) RGB array in [0,1])] as a PNG."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
@@ -72,7 +72,10 @@ def image_grid_figure(path: str, panels: list[tuple[str, np.ndarray]], ncols: in
     ax.axis("off")
   for ax, (caption, img) in zip(axes.ravel(), panels):
     img = np.asarray(img)
-    ax.imshow(img[..., 0] if img.ndim == 3 else img, cmap="gray", vmin=0, vmax=1)
+    if img.ndim == 3 and img.shape[-1] == 3:
+      ax.imshow(np.clip(img, 0, 1))
+    else:
+      ax.imshow(img[..., 0] if img.ndim == 3 else img, cmap="gray", vmin=0, vmax=1)
     ax.set_title(caption, fontsize=9)
   if title:
     fig.suptitle(title, fontsize=11)
@@ -102,3 +105,91 @@ def line_plot(path: str, x, series: dict, xlabel: str, ylabel: str, title: str =
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def _curve_groups(rows: list[dict]) -> dict:
+  """{panel: {series label: [(step, value)]}} from metrics.jsonl rows; "train/accuracy" and
+  "eval/val_accuracy" share the panel "accuracy"; a step logged twice (a resumed run) keeps the last value."""
+  groups: dict = {}
+  for row in rows:
+    step = row.get("step")
+    for key, value in row.items():
+      if key == "step" or not isinstance(value, (int, float)) or isinstance(value, bool):
+        continue
+      prefix, _, name = key.rpartition("/")
+      panel = name[4:] if name.startswith("val_") else name
+      label = f"{prefix or 'train'}: {name}"
+      groups.setdefault(panel, {}).setdefault(label, {})[int(step)] = float(value)
+  return {p: {label: sorted(points.items()) for label, points in series.items()} for p, series in groups.items()}
+
+
+CURVE_PANELS = ("loss", "accuracy")  # drawn first, in this order; then the other logged metrics (psnr, mcc, ...)
+
+
+def training_curves(workdir: str, path: str | None = None, title: str = "", max_panels: int = 4) -> str | None:
+  """Writes the loss / accuracy (and other logged metric) curves of workdir/metrics.jsonl as a PNG
+  (default workdir/training_curves.png): one panel per metric, training and validation series of the
+  same metric in one panel, x = training step; the loss panel is log-scaled when all values are
+  positive. Panels: CURVE_PANELS first, then the others alphabetically (grad_norm last), at most
+  `max_panels`. Returns the path, or None when metrics.jsonl holds no scalar (or on a process other
+  than 0 of a multi-process job).
+  """
+  from matplotlib.figure import Figure  # no pyplot: works headless and inside notebooks
+
+  import jax
+
+  from vision_jax.train.writer import read_jsonl
+  if jax.process_index() != 0:  # metrics.jsonl is written by process 0 only
+    return None
+  groups = _curve_groups(read_jsonl(os.path.join(workdir, "metrics.jsonl")))
+  if not groups:
+    return None
+  if int(max_panels) < 1:
+    raise ValueError(f"max_panels={max_panels!r} is invalid; expected >= 1")
+  rest = sorted(p for p in groups if p not in CURVE_PANELS and p != "grad_norm")
+  panels = ([p for p in CURVE_PANELS if p in groups] + rest + (["grad_norm"] if "grad_norm" in groups else []))
+  panels = panels[:int(max_panels)]
+  fig = Figure(figsize=(4.2 * len(panels), 3.4), layout="constrained")
+  axes = fig.subplots(1, len(panels), squeeze=False)[0]
+  for ax, panel in zip(axes, panels):
+    values = []
+    for label, points in groups[panel].items():
+      steps, ys = zip(*points)
+      values += ys
+      ax.plot(steps, ys, marker="o" if len(points) <= 30 else None, ms=3, label=label)
+    if panel in ("loss", "grad_norm") and min(values) > 0:
+      ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(panel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+  if title:
+    fig.suptitle(title, fontsize=10)
+  path = path or os.path.join(workdir, "training_curves.png")
+  fig.savefig(path, dpi=110)
+  return path
+
+
+def most_confident_mistakes(labels, probs, k: int = 16) -> np.ndarray:
+  """Indices of up to k misclassified examples (argmax of probs (N, K) != labels (N,)), highest
+  predicted-class probability first (ties: lower index first)."""
+  probs = np.asarray(probs)
+  pred = probs.argmax(-1)
+  wrong = np.flatnonzero(pred != np.asarray(labels))
+  return wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:max(int(k), 0)]
+
+
+def mistakes_grid(path: str, images, labels, probs, class_names, k: int = 16, title: str = "") -> int:
+  """PNG of the k most confident mistakes: misclassified images sorted by the predicted class's
+  probability (highest first), captioned "true / pred p". images (N, H, W, C) in [0, 1], labels (N,),
+  probs (N, K). Writes nothing and returns 0 when there is no mistake; else the number shown."""
+  probs = np.asarray(probs)
+  pred = probs.argmax(-1)
+  order = most_confident_mistakes(labels, probs, k)
+  if order.size == 0:
+    return 0
+  name = lambda c: str(class_names[c]) if c < len(class_names) else str(c)  # noqa: E731
+  panels = [(f"true {name(int(labels[i]))}\npred {name(int(pred[i]))} p={probs[i, pred[i]]:.2f}", images[i])
+            for i in order]
+  image_grid_figure(path, panels, ncols=min(8, len(panels)), title=title)
+  return len(panels)

@@ -59,7 +59,11 @@ def randomize_params(params, key) -> dict:
   for leaf in leaves:
     a = np.asarray(leaf)
     std = float(a.std()) if a.size else 0.0
-    new.append(jnp.asarray(std * rng.standard_normal(a.shape), a.dtype) if std > 0 else jnp.asarray(leaf))
+    if std > 0:  # keep the leaf's sharding: mixed shardings would make every jitted explainer recompile
+      draw = (std * rng.standard_normal(a.shape)).astype(a.dtype)
+      new.append(jax.device_put(draw, leaf.sharding) if isinstance(leaf, jax.Array) else jnp.asarray(draw))
+    else:
+      new.append(leaf if isinstance(leaf, jax.Array) else jnp.asarray(leaf))
   return jax.tree_util.tree_unflatten(treedef, new)
 
 
@@ -186,12 +190,11 @@ def deletion_insertion_auc(model_fn: Callable, x, saliency_map, target=None, ste
   if int(steps) != steps or steps < 1:
     raise ValueError(f"steps={steps!r} is invalid; expected a positive integer")
 
-  def probs(xx):
-    out = model_fn(xx)
-    logits = out[0] if isinstance(out, tuple) else out
-    return jax.nn.softmax(logits, axis=-1)
-
-  p0 = jax.jit(probs)(x)
+  try:
+    program = _curve_program(model_fn, batch_size)
+  except TypeError:  # an unhashable model_fn: compile for this call only
+    program = _CurveProgram(model_fn, batch_size)
+  p0 = program.probs(x)
   if target is None:
     t = jnp.argmax(p0, axis=-1)
   else:
@@ -209,25 +212,43 @@ def deletion_insertion_auc(model_fn: Callable, x, saliency_map, target=None, ste
     fill = blurred if baseline == "blurred" else jnp.broadcast_to(x.mean(axis=(1, 2), keepdims=True), x.shape)
   else:
     fill = jnp.full_like(x, float(baseline))
-
-  @jax.jit
-  def curves(x, sal, t, counts, blurred, fill):
-    order = jnp.argsort(-sal.reshape(n, -1), axis=1, stable=True)
-    rank = jnp.argsort(order, axis=1).reshape(n, h, w)  # 0 = most salient pixel
-
-    def curve_point(c):
-      chosen = (rank < c)[..., None]
-      pd = jnp.take_along_axis(probs(jnp.where(chosen, fill, x)), t[:, None], axis=1)[:, 0]
-      pi = jnp.take_along_axis(probs(jnp.where(chosen, x, blurred)), t[:, None], axis=1)[:, 0]
-      return pd, pi
-
-    return jax.lax.map(curve_point, counts, batch_size=batch_size)  # (steps + 1, N) each
-
-  pd, pi = curves(x, sal, t, counts, blurred, fill)
+  pd, pi = program.curves(x, sal, t, counts, blurred, fill)
   frac = np.asarray(counts, np.float64) / (h * w)
   del_curve, ins_curve = np.asarray(pd, np.float64).T, np.asarray(pi, np.float64).T
   return {"deletion": np.trapezoid(del_curve, frac, axis=1), "insertion": np.trapezoid(ins_curve, frac, axis=1),
           "deletion_curve": del_curve, "insertion_curve": ins_curve, "fractions": frac}
+
+
+class _CurveProgram:
+  """The jitted pieces of deletion_insertion_auc for one model_fn (cached, so repeated calls with the
+  same model_fn, e.g. one per explanation method, compile once per input shape)."""
+
+  def __init__(self, model_fn, batch_size):
+    def probs(xx):
+      out = model_fn(xx)
+      logits = out[0] if isinstance(out, tuple) else out
+      return jax.nn.softmax(logits, axis=-1)
+
+    def curves(x, sal, t, counts, blurred, fill):
+      n, h, w = sal.shape
+      order = jnp.argsort(-sal.reshape(n, -1), axis=1, stable=True)
+      rank = jnp.argsort(order, axis=1).reshape(n, h, w)  # 0 = most salient pixel
+
+      def curve_point(c):
+        chosen = (rank < c)[..., None]
+        pd = jnp.take_along_axis(probs(jnp.where(chosen, fill, x)), t[:, None], axis=1)[:, 0]
+        pi = jnp.take_along_axis(probs(jnp.where(chosen, x, blurred)), t[:, None], axis=1)[:, 0]
+        return pd, pi
+
+      return jax.lax.map(curve_point, counts, batch_size=batch_size)  # (steps + 1, N) each
+
+    self.probs = jax.jit(probs)
+    self.curves = jax.jit(curves)
+
+
+@functools.lru_cache(maxsize=8)
+def _curve_program(model_fn, batch_size) -> _CurveProgram:
+  return _CurveProgram(model_fn, batch_size)
 
 
 def energy_in_mask(saliency_map, mask) -> np.ndarray:

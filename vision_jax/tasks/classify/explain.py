@@ -1,18 +1,25 @@
-"""--mode=explain of the classify task: attribution maps of a trained classifier, overlays and checks.
+"""--mode=explain of the classify task: attribution maps of a trained classifier, overlays and checks
+that judge themselves.
 
 For config.explain.num_examples images of config.explain.split (the first ones, a fixed choice) it
-computes every method of config.explain.methods (names of vision_jax.explain.METHODS) for the
-model's predicted class and writes to workdir/explain/:
+computes every method of config.explain.methods (names of vision_jax.explain.METHODS; attention
+rollout is added when the model returns attention maps, e.g. a ViT) for the model's predicted class,
+and for misclassified images also for the true class, and writes to workdir/explain/:
 
-- <method>.png: the images (true / predicted class) above their heatmap overlays;
-- overview.png: one row per method;
-- explain.md / explain.json / explain.csv: per method the deletion and insertion AUC of the
-  predicted-class probability (Petsiuk et al. 2018; lower / higher is better), the energy of the map
-  inside the ground-truth mask when the source has masks (synthetic:shapes, synthetic:xray; compare
-  with the mask's area fraction, which a uniform map scores), and the cascading randomization
+- <method>.png: the images (true / predicted class; misclassified ones framed in red) above the
+  predicted-class overlay and, for misclassified images, the true-class overlay; a colorbar of the
+  map scale (every map is divided by its own maximum: normalised per image);
+- overview.png: one row per method (predicted class);
+- explain.md / explain.json / explain.csv: per method, mean ± sd over the images of the deletion and
+  insertion AUC of the predicted-class probability (Petsiuk et al. 2018; lower / higher is better),
+  the energy of the map inside the ground-truth mask when the source has masks (synthetic:shapes,
+  synthetic:xray; a uniform map scores the mask's area fraction), the cascading randomization
   sanity check (Adebayo et al. 2018: Spearman rho between the map of the trained model and the map
-  after randomizing the top layer, ..., all layers; near 1 means the map ignores the weights).
-  A row "random (baseline)" gives the same checks for uniform random maps.
+  after randomizing the top layer, ..., all layers, top layer first in the model's definition
+  order, which the report lists), and pass/fail verdicts (vision_jax.explain.verdict: rho after
+  full randomization below explain.rho_threshold, deletion and insertion AUC better than the
+  random-map row by more than the sd of the per-image margins), with a one-line summary of the
+  methods that are trustworthy on this model. A row "random (baseline)" scores uniform random maps.
 
 Every map is computed before anything is written, so a method that does not apply to the model
 (e.g. attention_rollout on a CNN) stops with the explain package's ValueError and no output.
@@ -20,7 +27,6 @@ Every map is computed before anything is written, so a method that does not appl
 
 from __future__ import annotations
 
-import math
 import os
 
 import jax
@@ -29,13 +35,17 @@ import numpy as np
 from vision_jax import explain as ex
 from vision_jax import report as report_lib
 from vision_jax.config_utils import split_names
-from vision_jax.explain import checks
+from vision_jax.explain import _core, checks, verdict as verdict_lib
+from vision_jax.explain.overlay import overlay_grid
+from vision_jax.explain.report import RANDOM_ROW, judged_rows, trust_line, verdict_notes
 from vision_jax.tasks.classify import common as classify
 from vision_jax.train import state as state_lib
 
 
-def method_names(config) -> list[str]:
-  """config.explain.methods as a list, each checked against vision_jax.explain.METHODS."""
+def method_names(config, model=None, example=None) -> list[str]:
+  """config.explain.methods as a list, each checked against vision_jax.explain.METHODS; with a
+  Linen `model` and an `example` batch, attention_rollout is appended when the model returns
+  attention maps (aux["attention"])."""
   names = split_names(config.explain.methods)
   if not names:
     raise ValueError("explain.methods is empty; expected a comma-separated list of "
@@ -43,6 +53,8 @@ def method_names(config) -> list[str]:
   for name in names:
     if name not in ex.METHODS:
       raise ValueError(f"unknown explain method {name!r}; valid: {', '.join(sorted(ex.METHODS))}")
+  if model is not None and "attention_rollout" not in names and "attention" in _core.aux_keys(model, example):
+    names.append("attention_rollout")
   return names
 
 
@@ -61,118 +73,173 @@ def method_kwargs(config, name: str, image_hw) -> dict:
   return {}
 
 
-def overlay_grid(path: str, images, heatmaps_by_row: list[tuple[str, np.ndarray]], captions: list[str],
-                 title: str, max_cols: int = 8) -> None:
-  """PNG: the images on the first row of each block, then one overlay row per (label, maps)."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  n = images.shape[0]
-  cols = min(n, max_cols)
-  blocks = math.ceil(n / cols)
-  rows_per_block = 1 + len(heatmaps_by_row)
-  fig, axes = plt.subplots(blocks * rows_per_block, cols, figsize=(1.9 * cols, 2.0 * blocks * rows_per_block),
-                           squeeze=False)
-  for ax in axes.ravel():
-    ax.axis("off")
-  for i in range(n):
-    b, c = divmod(i, cols)
-    top = b * rows_per_block
-    img = images[i]
-    axes[top, c].imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
-    axes[top, c].set_title(captions[i], fontsize=8)
-    for r, (label, maps) in enumerate(heatmaps_by_row):
-      axes[top + 1 + r, c].imshow(ex.overlay_image(img, maps[i]))
-      if c == 0:
-        axes[top + 1 + r, c].set_title(label, fontsize=8, loc="left")
-  fig.suptitle(title, fontsize=10)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+def explain_batch(model, variables, x, labels, pred, names, kwargs: dict, *, steps: int, masks=None,
+                  sanity: bool = True, seed: int = 0, rho_threshold: float = verdict_lib.RHO_THRESHOLD,
+                  min_margin: float = verdict_lib.MIN_MARGIN, deletion_baseline: float | str = "blurred") -> dict:
+  """Maps, checks and verdicts of `names` on one batch (the work of --mode=explain, without files).
+
+  x: (N, H, W, C); labels, pred: (N,) true and predicted class ids (maps explain `pred`; images
+  with pred != labels also get true-class maps); kwargs: {method: options}; masks: optional
+  (N, H, W) ground truth; deletion_baseline: what deleted pixels become (checks.deletion_insertion_auc;
+  "blurred" by default: set to 0, a bright shape leaves its dark silhouette, which still carries the
+  class). Returns {"maps": {m: (N, H, W)}, "true_maps": {m: (N, H, W), zero where
+  correct}, "wrong": (N,) bool, "rows": judged rows, "cascades": {m: [(layer, (N,) rho)]},
+  "order": top-down layers randomized}.
+  """
+  labels, pred = np.asarray(labels), np.asarray(pred)
+  wrong = pred != labels
+  maps = {m: np.asarray(ex.METHODS[m](model, variables, x, pred, **kwargs[m]), np.float64) for m in names}
+  true_maps = {m: np.zeros_like(v) for m, v in maps.items()}
+  if wrong.any():  # the whole batch with the true labels: the programs compiled for `pred` are reused
+    for m in names:
+      true_maps[m] = np.where(wrong[:, None, None], np.asarray(ex.METHODS[m](model, variables, x, labels, **kwargs[m]),
+                                                              np.float64), 0.0)
+  cascades, order = {}, []
+  if sanity:
+    for m in names:
+      cascades[m] = checks.randomization_sanity(model, variables, x, pred, m, key=jax.random.key(seed),
+                                                per_image=True, **kwargs[m])
+      order = [layer for layer, _ in cascades[m][1:]]
+  model_fn = jax.jit(lambda xx: model.apply(variables, xx, train=False)[0])
+  rows, _ = judged_rows(model_fn, x, maps, pred, steps, mask=masks, seed=seed, rho_threshold=rho_threshold,
+                        min_margin=min_margin, deletion_baseline=deletion_baseline,
+                        rho_all={m: c[-1][1] for m, c in cascades.items()})
+  for row in rows:
+    c = cascades.get(row["method"])
+    if c is not None and len(c) > 1:
+      row["rho_top_layer_randomized"], row["rho_top_layer_randomized_sd"] = verdict_lib.mean_sd(c[1][1])
+  return {"maps": maps, "true_maps": true_maps, "wrong": wrong, "rows": rows, "cascades": cascades, "order": order}
+
+
+def _baseline_words(baseline) -> str:
+  if baseline == "blurred":
+    return "the pixels of the blurred image"
+  if baseline == "mean":
+    return "the image's mean"
+  return f"{float(baseline):g}"
+
+
+def _pm(row, key, fmt=".3f") -> str:
+  if key not in row:
+    return "-"
+  sd = row.get(key + "_sd", float("nan"))
+  return f"{row[key]:{fmt}} ± {sd:{fmt}}"
+
+
+def _check_cell(row, check: str, margin: str | None = None) -> str:
+  word = row.get(check, "-")
+  if margin is None or word in ("-", "reference"):
+    return word
+  return f"{word} ({row[margin]:+.3f} ± {row[margin + '_sd']:.3f} [{row[margin + '_low']:+.3f}])"
+
+
+def verdict_table(rows) -> tuple[list[str], list[list]]:
+  """(header, rows) of the explanation table: mean ± sd columns, pass/fail cells with their margins."""
+  has_mask = any("energy_in_mask" in r for r in rows)
+  has_rho = any("rho_all_randomized" in r for r in rows)
+  header = ["method", "deletion_auc", "insertion_auc"] + (["energy_in_mask"] if has_mask else [])
+  header += (["rho_top_layer_randomized", "rho_all_randomized", "randomization"] if has_rho else [])
+  header += ["deletion_vs_random", "insertion_vs_random", "verdict"]
+  out = []
+  for r in rows:
+    line = [r["method"], _pm(r, "deletion_auc"), _pm(r, "insertion_auc")]
+    line += [_pm(r, "energy_in_mask")] if has_mask else []
+    line += [_pm(r, "rho_top_layer_randomized"), _pm(r, "rho_all_randomized"), r.get("randomization", "-")] if has_rho else []
+    line += [_check_cell(r, "deletion_vs_random", "deletion_margin"),
+             _check_cell(r, "insertion_vs_random", "insertion_margin"), r["verdict"]]
+    out.append(line)
+  return header, out
+
+
+def write_figures(out_dir: str, x, labels, pred, class_names, result: dict, title: str) -> list[str]:
+  """<method>.png (predicted- and, for misclassified images, true-class maps) and overview.png."""
+  name_of = lambda i: class_names[int(i)] if int(i) < len(class_names) else str(int(i))  # noqa: E731
+  captions = [f"true {name_of(t)} / pred {name_of(p)}" for t, p in zip(labels, pred)]
+  wrong = result["wrong"]
+  files = []
+  for m, maps in result["maps"].items():
+    rows = [(f"{m}: predicted class", maps)]
+    if wrong.any():
+      rows.append((f"{m}: true class", result["true_maps"][m], wrong))
+    files.append(overlay_grid(os.path.join(out_dir, f"{m}.png"), x, rows, captions, f"{m}: {title}", wrong=wrong))
+  k = min(len(x), 8)
+  files.append(overlay_grid(os.path.join(out_dir, "overview.png"), x[:k],
+                               [(m, v[:k]) for m, v in result["maps"].items()], captions[:k],
+                               f"predicted-class maps, {title}", wrong=wrong[:k]))
+  return files
 
 
 def run(config, workdir: str) -> dict:
   """Computes the maps and checks for the checkpoint in workdir; writes workdir/explain/."""
-  names = method_names(config)
   s = classify.setup(config)
   split = str(config.explain.get("split", "test"))
   data = classify.load_eval_split(config, s, split)
   n = min(int(config.explain.num_examples), len(data))
   if n < 1:
     raise ValueError(f"explain.num_examples={config.explain.num_examples} is invalid; expected >= 1")
+  x = np.asarray(data.images[:n], np.float32)
+  names = method_names(config, s.model, x)
   kwargs = {name: method_kwargs(config, name, s.image_hw) for name in names}
+  rho_threshold = float(config.explain.get("rho_threshold", verdict_lib.RHO_THRESHOLD))
+  min_margin = float(config.explain.get("min_margin", verdict_lib.MIN_MARGIN))
+  deletion_baseline = config.explain.get("deletion_baseline", "blurred")
   state, step = classify.restore(config, workdir, s)
   model, variables = s.model, state_lib.model_variables(state)
-  x = np.asarray(data.images[:n], np.float32)
   labels = data.labels[:n]
   pred = classify.predict_logits(model, state, x).argmax(-1).astype(np.int32)
-  maps = {name: np.asarray(ex.METHODS[name](model, variables, x, pred, **kwargs[name]), np.float64) for name in names}
-  rng = np.random.default_rng(int(config.seed))
-  maps_random = rng.random(x.shape[:3])
-
-  model_fn = jax.jit(lambda xx: model.apply(variables, xx, train=False)[0])
   steps = int(config.explain.deletion_steps)
   masks = None if data.masks is None else data.masks[:n]
-  area = None if masks is None else float(masks.mean(axis=(1, 2)).mean())
-  rows, cascades = [], {}
-  for name, heat in list(maps.items()) + [("random (baseline)", maps_random)]:
-    curves = checks.deletion_insertion_auc(model_fn, x, heat, pred, steps)
-    row = {"method": name, "deletion_auc": float(curves["deletion"].mean()),
-           "insertion_auc": float(curves["insertion"].mean())}
-    row["insertion_minus_deletion"] = row["insertion_auc"] - row["deletion_auc"]
-    if masks is not None:
-      row["energy_in_mask"] = float(checks.energy_in_mask(heat, masks).mean())
-      row["mask_area_fraction"] = area
-    if bool(config.explain.sanity) and name in ex.METHODS:
-      cascade = checks.randomization_sanity(model, variables, x, pred, name, key=jax.random.key(int(config.seed)),
-                                            **kwargs[name])
-      cascades[name] = cascade
-      row["rho_top_layer_randomized"] = cascade[1][1] if len(cascade) > 1 else float("nan")
-      row["rho_all_randomized"] = cascade[-1][1]
-    rows.append(row)
+  result = explain_batch(model, variables, x, labels, pred, names, kwargs, steps=steps, masks=masks,
+                         sanity=bool(config.explain.sanity), seed=int(config.seed), rho_threshold=rho_threshold,
+                         min_margin=min_margin, deletion_baseline=deletion_baseline)
+  rows, cascades = result["rows"], result["cascades"]
 
   out_dir = os.path.join(workdir, "explain")
   os.makedirs(out_dir, exist_ok=True)
-  names_of = lambda ids: [data.class_names[int(i)] if int(i) < len(data.class_names) else str(int(i)) for i in ids]
-  captions = [f"true {t} / pred {p}" for t, p in zip(names_of(labels), names_of(pred))]
-  files = []
-  for name in names:
-    path = os.path.join(out_dir, f"{name}.png")
-    overlay_grid(path, x, [(name, maps[name])], captions, f"{name}: {config.model.name}, checkpoint step {step}")
-    files.append(path)
-  overview = os.path.join(out_dir, "overview.png")
-  overlay_grid(overview, x[:min(n, 8)], [(k, v[:min(n, 8)]) for k, v in maps.items()], captions[:8],
-               f"{config.model.name} on {config.data.source}, step {step}")
-  files.append(overview)
-
-  columns = list(dict.fromkeys(k for r in rows for k in r))
-  md = [f"# Explanations: {config.model.name} on `{config.data.source}` ({split} split)", "",
+  files = write_figures(out_dir, x, labels, pred, data.class_names, result,
+                        f"{config.model.name} on {config.data.source}, step {step}")
+  model_name = str(config.model.name)
+  md = [f"# Explanations: {model_name} on `{config.data.source}` ({split} split)", "",
         f"Checkpoint step {step}; the first {n} {split} images; maps of the predicted class "
-        f"(accuracy on them {float(np.mean(pred == labels)):.3f}).", "",
+        f"(accuracy on them {float(np.mean(pred == labels)):.3f}; {int(result['wrong'].sum())} misclassified, "
+        "shown with their true-class maps in <method>.png). Every map is divided by its own maximum "
+        "(normalised per image).", "",
+        f"**{trust_line(rows, model_name, bool(cascades))}**", "",
         "- deletion / insertion AUC: predicted-class probability as the most salient pixels are removed "
-        f"(set to 0) / restored into a blurred image, {steps} steps; lower deletion and higher insertion "
-        "are more faithful. Compare with the random-map row.",
-        ]
+        f"(replaced by {_baseline_words(deletion_baseline)}) / restored into the blurred image, {steps} steps; "
+        "lower deletion and higher insertion are more faithful. The random-map row scores one uniform random "
+        "map per image."]
   if masks is not None:
     md.append(f"- energy_in_mask: share of the map inside the ground-truth mask; a uniform map scores the "
-              f"mask's area fraction ({area:.3f}).")
+              f"mask's area fraction ({rows[0]['mask_area_fraction']:.3f}).")
+  md += verdict_notes(rho_threshold, bool(cascades), min_margin)
+  md.append("- Faithfulness is relative to this model: a map can be faithful to a model that learned nothing; "
+            "the randomization check says whether the map depends on the learned weights at all.")
   if cascades:
-    md.append("- rho_*: Spearman correlation of the map with the map after randomizing the top layer / all "
-              "layers (cascading, Adebayo et al. 2018); near 0 passes, near 1 means the map does not depend "
-              "on the learned weights.")
-  md += ["", ex.markdown_table(rows, columns, floatfmt=".3f")]
+    md.append(f"- randomization order (top layer first, the model's definition order reversed): "
+              f"{' -> '.join(result['order'])}.")
+  header, table = verdict_table(rows)
+  md += ["", report_lib.markdown_table(header, table, digits=3), ""]
   if cascades:
     layers = [layer for layer, _ in next(iter(cascades.values()))]
-    md += ["## Cascading randomization (Spearman rho per last layer randomized, top down)", "",
-           ex.markdown_table([{"layer": layer, **{m: c[i][1] for m, c in cascades.items()}}
-                              for i, layer in enumerate(layers)], floatfmt=".3f")]
+    md += ["## Cascading randomization (Spearman rho, mean ± sd over images, per last layer randomized, top down)",
+           "", report_lib.markdown_table(["layer"] + list(cascades),
+                                         [[layer] + [_pm(dict(zip(("v", "v_sd"), verdict_lib.mean_sd(c[i][1]))), "v")
+                                                     for c in cascades.values()] for i, layer in enumerate(layers)]),
+           ""]
   text = "\n".join(md)
   report_lib.write_text_atomic(os.path.join(out_dir, "explain.md"), text)
-  report_lib.write_csv(os.path.join(out_dir, "explain.csv"), columns, [[r.get(c, "") for c in columns] for r in rows])
-  result = {"model": str(config.model.name), "data": str(config.data.source), "split": split, "step": step,
-            "num_examples": n, "labels": labels, "predictions": pred, "rows": rows,
-            "cascades": {m: [list(r) for r in c] for m, c in cascades.items()}, "files": files}
-  report_lib.write_json(os.path.join(out_dir, "explain.json"), result)
+  flat = [{k: v for k, v in r.items() if k != "failed"} for r in rows]
+  columns = list(dict.fromkeys(k for r in flat for k in r))
+  report_lib.write_csv(os.path.join(out_dir, "explain.csv"), columns, [[r.get(c, "") for c in columns] for r in flat])
+  out = {"model": model_name, "data": str(config.data.source), "split": split, "step": step,
+         "num_examples": n, "labels": labels, "predictions": pred, "methods": names, "rows": rows,
+         "rho_threshold": rho_threshold, "min_margin": min_margin, "deletion_baseline": deletion_baseline,
+         "randomization_order": result["order"],
+         "summary": trust_line(rows, model_name, bool(cascades)),
+         "cascades": {m: [[layer, *verdict_lib.mean_sd(r)] for layer, r in c] for m, c in cascades.items()},
+         "files": files}
+  report_lib.write_json(os.path.join(out_dir, "explain.json"), out)
   print(text)
   print(f"wrote {out_dir}/explain.md, explain.json, explain.csv and {len(files)} PNGs")
-  return result
+  return out

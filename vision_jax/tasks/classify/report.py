@@ -1,5 +1,6 @@
 """Result files of a classification evaluation: {prefix}results.md/json/csv, per_class.csv,
-confusion_matrix.png and predictions.npz (load with allow_pickle=False)."""
+confusion_matrix.png, mistakes.png (the most confident mistakes) and predictions.npz (load with
+allow_pickle=False); training_curves.png (loss / accuracy from metrics.jsonl) is written by train."""
 
 from __future__ import annotations
 
@@ -68,6 +69,12 @@ def write_results(workdir: str, prefix: str, config, s: Setup, data, logits: np.
     md += [f"## Threshold sweep on p({s.class_names[1]})", "",
            report_lib.markdown_table(["threshold", "tpr", "fpr", "precision", "f1"],
                                  [list(r.values()) for r in m["threshold_sweep"]], digits=3), ""]
+  n_wrong = int(np.sum(probs.argmax(-1) != data.labels))
+  md += ["## Figures", "", f"- {prefix}confusion_matrix.png",
+         f"- {prefix}mistakes.png: the {min(16, n_wrong)} most confident of the {n_wrong} mistakes" if n_wrong
+         else "- no mistakes on this split (no mistakes.png)",
+         "- training_curves.png: training loss / accuracy (and validation metrics when train.eval_every > 0) "
+         "from metrics.jsonl, written by train", ""]
   if info:
     md += ["## Run", ""] + [f"- {k}: {report_lib.format_value(v, 4)}" for k, v in info.items()] + [""]
   text = "\n".join(md)
@@ -80,10 +87,13 @@ def write_results(workdir: str, prefix: str, config, s: Setup, data, logits: np.
             "majority_baseline_accuracy": majority, "metrics": summary,
             "per_class": [dict(zip(class_header, row)) for row in class_rows],
             "confusion_matrix": m["confusion_matrix"], "threshold_sweep": m["threshold_sweep"], "info": info or {}}
+  shown = report_lib.mistakes_grid(os.path.join(workdir, f"{prefix}mistakes.png"), data.images, data.labels, probs,
+                                   s.class_names, title=f"{name}: most confident mistakes on the {split} split")
+  result["mistakes_shown"] = shown
   report_lib.write_json(os.path.join(workdir, f"{prefix}results.json"), result)
   confusion_png(os.path.join(workdir, f"{prefix}confusion_matrix.png"), m["confusion_matrix"], s.class_names,
                 f"{name} on {config.data.source} ({split}): accuracy {summary['accuracy']:.3f}")
   print(text)
   print(f"wrote {workdir}/{prefix}results.md, .json, .csv, {prefix}per_class.csv, {prefix}confusion_matrix.png, "
-        f"{prefix}predictions.npz")
+        f"{prefix}predictions.npz" + (f", {prefix}mistakes.png ({shown} most confident mistakes)" if shown else ""))
   return result
