@@ -237,8 +237,10 @@ def sure_best_setting(risk, stderr, grid: Mapping[str, Sequence[float]], *, z: f
 
   risk, stderr: sure_grid(..., probes >= 2, return_stderr=True). Entries whose standard error exceeds
   max_rel_stderr times their own SURE value (or whose SURE is <= 0, which a true risk never is) do not
-  compete: there the divergence estimate is unreliable (the flow's Jacobian explodes). The threshold is
-  relative because the risks being compared can be far below sigma^2 (2 % of it at sigma 50).
+  compete, nor does any later step of the same parameters: there the divergence estimate is unreliable
+  (the flow's Jacobian explodes, and it only grows along the run; a 4-probe standard error can look
+  small by chance at a late step). The threshold is relative because the risks being compared can be
+  far below sigma^2 (2 % of it at sigma 50).
   Returns best_setting's dict; 'score' is the SURE value (without the z * stderr margin) of the choice.
   """
   r, e = np.asarray(risk, np.float64), np.asarray(stderr, np.float64)
@@ -248,6 +250,8 @@ def sure_best_setting(risk, stderr, grid: Mapping[str, Sequence[float]], *, z: f
     raise ValueError("stderr is NaN everywhere; expected sure_grid(..., probes >= 2, return_stderr=True)")
   e = np.nan_to_num(e, nan=0.0)
   ok = (r > 0) & (e <= max_rel_stderr * np.abs(r))
+  ok[..., 0] = True
+  ok = np.logical_and.accumulate(ok, axis=-1)  # stop each run at its first unreliable step
   out = best_setting(np.where(ok, r + z * np.where(ok, e, 0.0), np.nan), grid, "min", mask=ok)
   idx = tuple(list(np.ravel(grid[n])).index(out[n]) for n in grid) + (out["steps"],)
   out["score"] = float(r[idx])
