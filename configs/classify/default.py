@@ -104,7 +104,7 @@ def get_config(arg=None):
       "steps": 400 if small else 4000,
       "log_every": 25 if small else 100,
       "checkpoint_every": 200 if small else 1000,
-      "eval_every": 0 if small else 1000,  # validation accuracy in metrics.jsonl (0: off)
+      "eval_every": 100 if small else 1000,  # validation metrics in metrics.jsonl and training_curves.png (0: off)
       "keep_checkpoints": 2,
       "progress": True,
       "select_metric": "",  # e.g. "val_mcc": keep the best state by this validation metric (needs eval_every)
@@ -125,5 +125,10 @@ def get_config(arg=None):
       "occlusion_patch": 0,  # 0: image side // 8 (at least 2)
       "deletion_steps": 16 if small else 32,
       "sanity": True,  # cascading parameter randomization (Adebayo et al. 2018)
+      # Verdicts (vision_jax.explain.verdict): what deleted pixels become ("0" as in Petsiuk et al., "blurred",
+      # "mean"), the rho below which the randomization check passes, the AUC margin over random maps to beat.
+      "deletion_baseline": "0",
+      "rho_threshold": 0.5,
+      "min_margin": 0.02,
   })
   return common.add_run_fields(c)
