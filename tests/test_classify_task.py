@@ -15,6 +15,7 @@ from sklearn import metrics as skm
 from conftest import load_config
 from vision_jax.metrics.evaluation import compute_metrics
 from vision_jax.tasks import classify
+from vision_jax import report as report_lib
 from vision_jax.explain import checks
 from vision_jax.models import get_classifier
 from vision_jax.tasks.classify import explain as classify_explain, modes as classify_modes
@@ -48,6 +49,7 @@ def shapes_config():
   c.train.checkpoint_every = 300
   c.train.progress = False
   c.explain.num_examples = 16
+  c.explain.deletion_baseline = "blurred"  # set to 0, a bright shape leaves its silhouette, which keeps the class
   c.explain.ig_steps = 8
   c.explain.deletion_steps = 8
   return c
@@ -86,8 +88,11 @@ def test_lenet_on_digits_beats_chance_and_writes_report(digits_run):
   assert data["mistakes_shown"] == min(16, n_wrong) > 0
   assert f"the {min(16, n_wrong)} most confident of the {n_wrong} mistakes" in open(os.path.join(workdir, "results.md")).read()
   assert "| accuracy |" in open(os.path.join(workdir, "results.md")).read()
-  steps = [json.loads(line)["step"] for line in open(os.path.join(workdir, "metrics.jsonl"))]
-  assert steps == [50, 100, 150]
+  logged = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [r["step"] for r in logged if "train/loss" in r] == [50, 100, 150]
+  assert [r["step"] for r in logged if "eval/val_accuracy" in r] == [100]  # small validates every 100 steps
+  curves = report_lib._curve_groups(logged)  # what training_curves.png draws
+  assert set(curves["accuracy"]) == {"train: accuracy", "eval: val_accuracy"} and "train: loss" in curves["loss"]
   cmat = np.asarray(data["confusion_matrix"])
   assert cmat.shape == (10, 10) and cmat.sum() == 270
   assert np.trace(cmat) / 270 == pytest.approx(acc, abs=1e-6)
@@ -199,8 +204,9 @@ def test_explain_judges_a_planted_feature_model_and_its_randomized_twin(shapes_r
   wrong = np.asarray(out["predictions"]) != np.asarray(out["labels"])
   assert f"{int(wrong.sum())} misclassified" in text
 
-  # The same network with every weight re-drawn: no method passes (its outputs barely move, so no map
-  # beats a random one by 0.02 AUC). Checked without the cascade, which the random model does not need.
+  # The same network with every weight re-drawn: no method passes (its outputs barely move with the
+  # pixels, so no curve can tell maps apart: n/a, or no map beats a random one by 0.02 AUC). Checked
+  # without the cascade, which the random model does not need.
   s = classify.setup(cfg)
   state, _ = classify.restore(cfg, workdir, s)
   variables = state_lib.model_variables(state)
@@ -211,7 +217,7 @@ def test_explain_judges_a_planted_feature_model_and_its_randomized_twin(shapes_r
   methods = ["grad_cam", "saliency", "occlusion"]
   kw = {m: classify_explain.method_kwargs(cfg, m, s.image_hw) for m in methods}
   twin = classify_explain.explain_batch(s.model, variables, x, labels, pred, methods, kw, steps=8,
-                                        masks=data.masks[:16], sanity=False)
+                                        masks=data.masks[:16], sanity=False, deletion_baseline="blurred")
   verdicts = {r["method"]: r["verdict"] for r in twin["rows"]}
   assert verdicts == {"grad_cam": "fail", "saliency": "fail", "occlusion": "fail", "random (baseline)": "reference"}
   assert rows["saliency"]["verdict"] != verdicts["saliency"]  # the verdict column flips

@@ -88,7 +88,9 @@ def test_build_executes_cells_and_captures_output_and_figures(tmp_path):
 def test_pde_priors_tour_runs_writes_its_figures_and_its_numbers_hold(tmp_path, monkeypatch):
   matplotlib.use("Agg")
   monkeypatch.setenv("VISION_JAX_FIGURES", str(tmp_path))
+  import matplotlib.pyplot as plt
   ns = _run_cells(os.path.join(NOTEBOOKS, "pde_priors_tour.ipynb"))
+  plt.close("all")
   names = ("k_sweep", "psnr_curves", "denoised")
   assert ns["saved"] == [str(tmp_path / f"{n}.png") for n in names]
   for n in names:

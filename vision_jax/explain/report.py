@@ -89,12 +89,15 @@ def judged_rows(model_fn, x, maps: dict, target, steps: int = 16, *, mask=None, 
   for name, heat in [*maps.items(), (RANDOM_ROW, random_maps)]:
     curves = deletion_insertion_auc(model_fn, x, heat, target, steps, baseline=deletion_baseline,
                                     batch_size=batch_size)
-    per_image[name] = {"deletion": curves["deletion"], "insertion": curves["insertion"]}
+    per_image[name] = {"deletion": curves["deletion"], "insertion": curves["insertion"],
+                       "deletion_range": np.abs(curves["deletion_curve"][:, -1] - curves["deletion_curve"][:, 0]),
+                       "insertion_range": np.abs(curves["insertion_curve"][:, -1] - curves["insertion_curve"][:, 0])}
     if mask is not None:
       per_image[name]["energy_in_mask"] = energy_in_mask(np.asarray(heat), mask)
     if name in rho_all:
       per_image[name]["rho_all_randomized"] = np.asarray(rho_all[name], np.float64).reshape(n)
   base = per_image[RANDOM_ROW]
+  spans = {k: float(base[k].mean()) for k in ("deletion_range", "insertion_range")}  # the same for every map
   area = None if mask is None else float(np.asarray(mask, np.float64).mean())
   rows = []
   for name, vals in per_image.items():
@@ -109,9 +112,10 @@ def judged_rows(model_fn, x, maps: dict, target, steps: int = 16, *, mask=None, 
       _put(row, "rho_all_randomized", vals["rho_all_randomized"])
     if name == RANDOM_ROW:
       row.update({c: "reference" for c in verdict_lib.VERDICT_COLUMNS})
+      row.update(spans)
     else:
       v = verdict_lib.judge(vals["deletion"], vals["insertion"], base["deletion"], base["insertion"],
-                            vals.get("rho_all_randomized"), rho_threshold, min_margin)
+                            vals.get("rho_all_randomized"), rho_threshold, min_margin, **spans)
       row.update({k: v[k] for k in verdict_lib.VERDICT_COLUMNS})
       row.update({k: v[k] for k in v if "_margin" in k})
       row["failed"] = v["failed"]
@@ -130,7 +134,11 @@ def verdict_notes(rho_threshold: float = verdict_lib.RHO_THRESHOLD, randomized: 
     lines.append(f"- randomization: pass when the mean Spearman rho between the map and the map after every "
                  f"layer is re-initialised is below {rho_threshold:g} (Adebayo et al. 2018; near 1 means the map "
                  "does not depend on the learned weights).")
-  lines.append("- verdict: pass when every check run passes. Values are mean ± sd over the images.")
+  lines.append(f"- n/a: the curve cannot tell maps apart, because the target probability moves by less than "
+               f"{verdict_lib.MIN_RANGE:g} on average between its ends (the random row's deletion_range / "
+               "insertion_range): e.g. insertion when the blurred image is already recognised.")
+  lines.append("- verdict: pass when no check fails and at least one faithfulness check is informative. "
+               "Values are mean ± sd over the images.")
   return lines
 
 

@@ -13,6 +13,11 @@ A method is called trustworthy on a model when it passes all three checks:
   weights, moves its probability by less than that);
 - insertion: the same with d_i = AUC(method) - AUC(random map) as pixels are restored.
 
+A faithfulness check reads "n/a" when its curve cannot move: the mean over images of |p(end) -
+p(start)| of the target probability is below MIN_RANGE = 0.1 (insertion when the blurred image is
+already recognised, any check when the model ignores its input); a verdict needs at least one
+informative faithfulness check.
+
 Reports give mean ± sd over the images (sd: the spread of the images, not the uncertainty of the
 mean). The random map is one uniform random map per image, scored by the same curves on the same
 images; with fewer than 2 images the spread is undefined and the faithfulness checks fail.
@@ -25,11 +30,12 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["RHO_THRESHOLD", "MIN_MARGIN", "CONFIDENCE", "mean_sd", "paired_margin", "judge", "trust_summary", "VERDICT_COLUMNS"]
+__all__ = ["RHO_THRESHOLD", "MIN_MARGIN", "CONFIDENCE", "MIN_RANGE", "mean_sd", "paired_margin", "judge", "trust_summary", "VERDICT_COLUMNS"]
 
 RHO_THRESHOLD = 0.5
 MIN_MARGIN = 0.02
 CONFIDENCE = 0.95
+MIN_RANGE = 0.1  # a curve whose target probability moves less than this (mean over images) cannot judge a map
 VERDICT_COLUMNS = ("randomization", "deletion_vs_random", "insertion_vs_random", "verdict")
 
 
@@ -66,22 +72,32 @@ def _word(ok) -> str:
 
 
 def judge(deletion, insertion, random_deletion, random_insertion, rho_all=None,
-          rho_threshold: float = RHO_THRESHOLD, min_margin: float = MIN_MARGIN) -> dict:
+          rho_threshold: float = RHO_THRESHOLD, min_margin: float = MIN_MARGIN, deletion_range: float | None = None,
+          insertion_range: float | None = None, min_range: float = MIN_RANGE) -> dict:
   """The verdict columns of one method from per-image (N,) values.
 
   rho_all: per-image Spearman rho after full randomization, or None when the randomization
   check was not run (then the verdict rests on faithfulness only and says so).
-  Returns {"randomization", "deletion_vs_random", "insertion_vs_random": "pass"/"fail"/"-",
-  "verdict": "pass"/"fail", "failed": [check names], plus the margins and their sds}.
+  deletion_range / insertion_range: mean over the images of |p(end) - p(start)| of the target
+  probability along the curve (the same for every map: fully deleted vs original image, blurred vs
+  original); below `min_range` the check cannot tell maps apart and reads "n/a" (e.g. insertion on
+  a model that already recognises the blurred image, or any check on a model that ignores its input).
+  Returns {"randomization", "deletion_vs_random", "insertion_vs_random": "pass"/"fail"/"n/a"/"-",
+  "verdict": "pass"/"fail", "failed": [reasons], plus the margins, their sds and lower bounds}.
+  The verdict passes when nothing failed and at least one faithfulness check was informative.
   """
   if not 0.0 < float(rho_threshold) <= 1.0:
     raise ValueError(f"rho_threshold={rho_threshold!r} is invalid; expected 0 < threshold <= 1")
   dele = paired_margin(deletion, random_deletion, lower_is_better=True, min_margin=min_margin)
   ins = paired_margin(insertion, random_insertion, lower_is_better=False, min_margin=min_margin)
   rand_ok = None if rho_all is None else bool(mean_sd(rho_all)[0] < rho_threshold)
-  checks = {"randomization": rand_ok, "deletion_vs_random": dele["passed"], "insertion_vs_random": ins["passed"]}
-  failed = [k for k, ok in checks.items() if ok is False]
-  return {**{k: _word(ok) for k, ok in checks.items()}, "verdict": "fail" if failed else "pass", "failed": failed,
+  words = {"randomization": _word(rand_ok)}
+  for name, r, span in (("deletion_vs_random", dele, deletion_range), ("insertion_vs_random", ins, insertion_range)):
+    words[name] = "n/a" if span is not None and span < min_range else _word(r["passed"])
+  failed = [k for k, w in words.items() if w == "fail"]
+  if all(words[k] == "n/a" for k in ("deletion_vs_random", "insertion_vs_random")):
+    failed.append("no informative faithfulness check")
+  return {**words, "verdict": "fail" if failed else "pass", "failed": failed,
           **{f"{name}_{k}": r[k] for name, r in (("deletion", dele), ("insertion", ins))
              for k in ("margin", "margin_sd", "margin_low")}}
 

@@ -73,16 +73,28 @@ def method_kwargs(config, name: str, image_hw) -> dict:
   return {}
 
 
+def parse_baseline(value) -> float | str:
+  """config.explain.deletion_baseline: "blurred", "mean" or a number (given as a number or a string)."""
+  text = str(value).strip()
+  if text in ("blurred", "mean"):
+    return text
+  try:
+    return float(text)
+  except ValueError:
+    raise ValueError(f"explain.deletion_baseline={value!r} is invalid; expected 'blurred', 'mean' or a number") from None
+
+
 def explain_batch(model, variables, x, labels, pred, names, kwargs: dict, *, steps: int, masks=None,
                   sanity: bool = True, seed: int = 0, rho_threshold: float = verdict_lib.RHO_THRESHOLD,
-                  min_margin: float = verdict_lib.MIN_MARGIN, deletion_baseline: float | str = "blurred") -> dict:
+                  min_margin: float = verdict_lib.MIN_MARGIN, deletion_baseline: float | str = 0.0) -> dict:
   """Maps, checks and verdicts of `names` on one batch (the work of --mode=explain, without files).
 
   x: (N, H, W, C); labels, pred: (N,) true and predicted class ids (maps explain `pred`; images
   with pred != labels also get true-class maps); kwargs: {method: options}; masks: optional
-  (N, H, W) ground truth; deletion_baseline: what deleted pixels become (checks.deletion_insertion_auc;
-  "blurred" by default: set to 0, a bright shape leaves its dark silhouette, which still carries the
-  class). Returns {"maps": {m: (N, H, W)}, "true_maps": {m: (N, H, W), zero where
+  (N, H, W) ground truth; deletion_baseline: what deleted pixels become (checks.deletion_insertion_auc:
+  0 as in Petsiuk et al., right for dark backgrounds such as digits; "blurred" where a bright object
+  set to 0 would leave its dark silhouette, which still carries the class, as on synthetic:shapes).
+  Returns {"maps": {m: (N, H, W)}, "true_maps": {m: (N, H, W), zero where
   correct}, "wrong": (N,) bool, "rows": judged rows, "cascades": {m: [(layer, (N,) rho)]},
   "order": top-down layers randomized}.
   """
@@ -128,7 +140,7 @@ def _pm(row, key, fmt=".3f") -> str:
 
 def _check_cell(row, check: str, margin: str | None = None) -> str:
   word = row.get(check, "-")
-  if margin is None or word in ("-", "reference"):
+  if margin is None or word in ("-", "reference", "n/a"):
     return word
   return f"{word} ({row[margin]:+.3f} ± {row[margin + '_sd']:.3f} [{row[margin + '_low']:+.3f}])"
 
@@ -182,7 +194,7 @@ def run(config, workdir: str) -> dict:
   kwargs = {name: method_kwargs(config, name, s.image_hw) for name in names}
   rho_threshold = float(config.explain.get("rho_threshold", verdict_lib.RHO_THRESHOLD))
   min_margin = float(config.explain.get("min_margin", verdict_lib.MIN_MARGIN))
-  deletion_baseline = config.explain.get("deletion_baseline", "blurred")
+  deletion_baseline = parse_baseline(config.explain.get("deletion_baseline", "0"))
   state, step = classify.restore(config, workdir, s)
   model, variables = s.model, state_lib.model_variables(state)
   labels = data.labels[:n]
@@ -213,6 +225,9 @@ def run(config, workdir: str) -> dict:
     md.append(f"- energy_in_mask: share of the map inside the ground-truth mask; a uniform map scores the "
               f"mask's area fraction ({rows[0]['mask_area_fraction']:.3f}).")
   md += verdict_notes(rho_threshold, bool(cascades), min_margin)
+  spans = next(r for r in rows if r["method"] == RANDOM_ROW)
+  md.append(f"- on these images the target probability moves by {spans['deletion_range']:.3f} (deletion: original "
+            f"vs fully deleted) and {spans['insertion_range']:.3f} (insertion: blurred vs original) on average.")
   md.append("- Faithfulness is relative to this model: a map can be faithful to a model that learned nothing; "
             "the randomization check says whether the map depends on the learned weights at all.")
   if cascades:
