@@ -12,7 +12,13 @@ every step inside the loop (no trajectory is stored):
     carries the tangent alongside the state, so all steps cost one jvp pass.
 
 Both return an array (*grid_shape, steps + 1): index 0 along the last axis is the noisy input itself
-(no smoothing). best_setting() picks the argmax / argmin and returns the parameter values.
+(no smoothing). best_setting() picks the argmax / argmin and returns the parameter values;
+sure_best_setting() is the SURE choice guarded against Monte-Carlo noise (needs probes >= 2).
+
+    psnr = psnr_grid(noisy, clean, "perona_malik", 300, 0.2, grid={"K": Ks})       # (len(Ks), 301)
+    risk, err = sure_grid(noisy, 25, "perona_malik", 300, 0.2, grid={"K": Ks}, key=key, probes=4,
+                          return_stderr=True)
+    sure_best_setting(risk, err, {"K": Ks})   # {'K': ..., 'steps': ..., 'score': SURE}
 """
 
 from __future__ import annotations
