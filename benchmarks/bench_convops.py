@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.extend import core as jex_core
 
 from vision_jax.models import conv as conv_lib
 
@@ -25,9 +26,9 @@ NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 def _sub_jaxprs(value):
-  if isinstance(value, jax.core.ClosedJaxpr):
+  if isinstance(value, jex_core.ClosedJaxpr):
     yield value.jaxpr
-  elif isinstance(value, jax.core.Jaxpr):
+  elif isinstance(value, jex_core.Jaxpr):
     yield value
   elif isinstance(value, (tuple, list)):
     for v in value:
@@ -52,7 +53,7 @@ def conv_shapes(names, build, batch):
     for name in names:
       model, shape, classes = build(name)
       x = jax.ShapeDtypeStruct(shape, jnp.float32)
-      variables = jax.eval_shape(lambda k: model.init(k, x, train=False), jax.random.PRNGKey(0))
+      variables = jax.eval_shape(lambda k, x: model.init(k, x, train=False), jax.random.PRNGKey(0), x)
       fwd = lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"])
       for eqn in _convs(jax.make_jaxpr(fwd)(variables, x).jaxpr):
         lhs, rhs = (v.aval.shape for v in eqn.invars)

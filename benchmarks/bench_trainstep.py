@@ -17,6 +17,8 @@ variant runs one step in turn, so all share the same background load):
            what puts every core to work on a conv net
   torch    PyTorch, best of NCHW and channels_last
   ratios   torch seconds / JAX seconds (> 1: JAX is faster)
+The line under each row gives the process CPU seconds of the same steps (all threads): on a loaded
+machine wall time mostly measures the share of the cores a run got, CPU time the work it did.
 Threads: the process is pinned to --threads cores (os.sched_setaffinity) before JAX starts, so XLA's
 pool (one thread per visible core) and torch.set_num_threads(--threads) use the same cores. Other
 users' jobs share the machine: the load average is printed before each row; rerun when it was high.
@@ -162,15 +164,15 @@ def prepare_torch(name, threads, channels_last):
 
 
 def interleaved(runs: dict, rounds: int) -> dict:
-  """Seconds per call of each callable, calling them in turn `rounds` times: {name: [seconds]}.
+  """(wall, process CPU) seconds per call of each callable, calling them in turn `rounds` times.
 
   Interleaving gives every variant the same share of the other users' load."""
   times = {k: [] for k in runs}
   for _ in range(rounds):
     for k, run in runs.items():
-      t0 = time.perf_counter()
+      t0, c0 = time.perf_counter(), time.process_time()
       run()
-      times[k].append(time.perf_counter() - t0)
+      times[k].append((time.perf_counter() - t0, time.process_time() - c0))
   return times
 
 
@@ -186,6 +188,7 @@ def main(argv=None):
   p.add_argument("--ops", action=argparse.BooleanOptionalAction, default=True, help="per-op table")
   p.add_argument("--ops_models", default="", help="models whose conv shapes the op table covers (default --models)")
   p.add_argument("--torch", action=argparse.BooleanOptionalAction, default=True)
+  p.add_argument("--train", action=argparse.BooleanOptionalAction, default=True, help="train-step rows")
   args = p.parse_args(argv)
   models = args.models.split(",")
   unknown = [m for m in models + [m for m in args.ops_models.split(",") if m] if m not in MODELS]
@@ -213,6 +216,8 @@ def main(argv=None):
   if args.ops:
     import bench_convops
     bench_convops.op_table((args.ops_models or args.models).split(","), build_jax, batch)
+  if not args.train:
+    return {}
   dev = f"aft x{devices}"
   cols = ["before", "after"] + ([dev] if devices > 1 else []) + (["torch"] if have_torch else [])
   print(f"\ntrain step seconds, best of {args.steps} interleaved rounds (ratio = torch s / JAX s; > 1: "
@@ -231,9 +236,11 @@ def main(argv=None):
       runs["torch nchw"], counts["torch"] = prepare_torch(name, args.threads, False)
       runs["torch cl"], _ = prepare_torch(name, args.threads, True)
     times = interleaved(runs, args.steps)
-    best = {k: min(v) for k, v in times.items()}
+    best = {k: min(v) for k, v in times.items()}  # the (wall, cpu) pair of the fastest round
     if have_torch:
       best["torch"] = min(best.pop("torch nchw"), best.pop("torch cl"))
+    cpu = {k: v[1] for k, v in best.items()}
+    best = {k: v[0] for k, v in best.items()}
     line = f"{name:16s} {counts['jax']:10,d} " + " ".join(f"{best[c]:8.3f}" for c in cols)
     if have_torch:
       line += f"  {best['torch'] / best['before']:8.2f} {best['torch'] / best['after']:8.2f}"
@@ -243,6 +250,7 @@ def main(argv=None):
         line += f"  (torch port: {counts['torch']:,d} params)"
     rows[name] = best
     print(line + f"  {l0:.1f}-{load():.1f}", flush=True)
+    print(f"{'  (CPU s)':27s} " + " ".join(f"{cpu[c]:8.3f}" for c in cols), flush=True)
     del runs
   calibrated = [m for m in CALIBRATION if m in rows]
   if calibrated:

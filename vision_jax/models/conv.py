@@ -86,6 +86,10 @@ def choose_routes(x_shape, w_shape, strides, dilation, groups, mode: str | None 
   * depthwise (one input channel per group, as many outputs): forward and input gradient as
     fused elementwise tap loops (XLA:CPU's grouped convolution runs them at < 1 GFLOP/s), the
     weight gradient on XLA (its reduction beat the tap reductions);
+  * a thin input (groups 1, 1 < kh kw, kh kw C <= 64 inputs per output pixel, F > C: TNRD's
+    1 -> F filters, 1-channel heads): the input gradient (TNRD's adjoint K^T) on "cols", one
+    product g @ W^T with kh kw C outputs then a fused scatter (4-20x XLA's rate), and for C = 1
+    with up to 5 x 5 taps the forward as a fused tap loop;
   * everything else on XLA: its dense convolutions run at the single-core matmul rate and the
     tap sums measured slower (their slices and partial sums are extra memory passes).
   """
@@ -95,8 +99,12 @@ def choose_routes(x_shape, w_shape, strides, dilation, groups, mode: str | None 
     return ("xla", "xla", "xla")
   if mode == "matmul":
     return ("taps", "taps", "taps")
-  if groups > 1 and w_shape[2] == 1 and w_shape[-1] == x_shape[-1]:
-    return ("taps", "taps", "xla")
+  kh, kw, cg, f = w_shape
+  c = x_shape[-1]
+  if groups > 1:
+    return ("taps", "taps", "xla") if cg == 1 and f == c else ("xla", "xla", "xla")
+  if 1 < kh * kw and kh * kw * c <= 64 and f > c:
+    return ("taps" if c == 1 and kh * kw <= 25 else "xla", "cols", "xla")
   return ("xla", "xla", "xla")
 
 
@@ -112,7 +120,8 @@ def explicit_padding(padding, in_hw, kernel_hw, strides, dilation):
     pads = padding
   pads = tuple((int(lo), int(hi)) for lo, hi in pads)
   if len(pads) != 2:
-    raise ValueError(f"conv padding {padding!r} is invalid; expected 'SAME', 'VALID' or 2 (low, high) pairs")
+    raise ValueError(f"conv padding {padding!r} is invalid; expected 'SAME', 'VALID' or "
+                     "2 (low, high) pairs")
   return pads
 
 
@@ -284,7 +293,8 @@ class Conv(nn.Module):
     ks = (self.kernel_size,) if isinstance(self.kernel_size, int) else tuple(self.kernel_size)
     nd = len(ks)
     bcast = lambda v: (1,) * nd if v is None else ((v,) * nd if isinstance(v, int) else tuple(v))
-    strides, in_dil, k_dil = bcast(self.strides), bcast(self.input_dilation), bcast(self.kernel_dilation)
+    strides, in_dil = bcast(self.strides), bcast(self.input_dilation)
+    k_dil = bcast(self.kernel_dilation)
     batch_shape = inputs.shape[:inputs.ndim - nd - 1]
     if len(batch_shape) != 1:
       inputs = jnp.reshape(inputs, (-1,) + inputs.shape[len(batch_shape):])
@@ -306,11 +316,14 @@ class Conv(nn.Module):
                        f"{self.feature_group_count}")
     kernel_shape = ks + (c // self.feature_group_count, self.features)
     if self.mask is not None and self.mask.shape != kernel_shape:
-      raise ValueError(f"conv mask shape {self.mask.shape} must equal the kernel shape {kernel_shape}")
+      raise ValueError(f"conv mask shape {self.mask.shape} must equal the kernel shape "
+                       f"{kernel_shape}")
     kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
     if self.mask is not None:
       kernel = kernel * self.mask
-    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+    bias = None
+    if self.use_bias:
+      bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype)
     inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
     if nd == 2 and in_dil == (1, 1):
       y = conv2d(inputs, kernel, strides, pads, k_dil, self.feature_group_count, self.precision)
