@@ -9,9 +9,12 @@ Names ending in `_tiny` are small CPU-friendly variants of the same code.
 from functools import partial
 
 from vision_jax.models.classifiers.common import count_params
+from vision_jax.models.classifiers.densenet import DenseNet
+from vision_jax.models.classifiers.efficientnet import EfficientNetB0
 from vision_jax.models.classifiers.googlenet import INCEPTION_V1, GoogLeNet
 from vision_jax.models.classifiers.lenet_alexnet_vgg import VGG, VGG_STAGES, AlexNet, LeNet5
 from vision_jax.models.classifiers.mobilenet import MobileNetV2, MobileNetV3Small
+from vision_jax.models.classifiers.mobilenet_v3_large import MobileNetV3Large
 from vision_jax.models.classifiers.resnet import ResNet
 from vision_jax.models.classifiers.vit import ViT, vit_param_count
 from vision_jax.models.classifiers.xception import Xception
@@ -44,6 +47,15 @@ CLASSIFIERS = {
     "mobilenet_v3_small": partial(MobileNetV3Small, arch="mobilenet_v3_small"),
     "mobilenet_v3_small_tiny": partial(MobileNetV3Small, width_multiplier=0.25, last_channel=128,
                                        arch="mobilenet_v3_small_tiny"),
+    "mobilenet_v3_large": partial(MobileNetV3Large, arch="mobilenet_v3_large"),
+    "efficientnet_b0": partial(EfficientNetB0, arch="efficientnet_b0"),
+    "densenet121": partial(DenseNet, block_sizes=(6, 12, 24, 16), arch="densenet121"),
+    "mobilenet_v3_large_tiny": partial(MobileNetV3Large, width_multiplier=0.25, last_channel=128,
+                                       arch="mobilenet_v3_large_tiny"),
+    "efficientnet_tiny": partial(EfficientNetB0, width_multiplier=0.25, depth_multiplier=0.34,
+                                 arch="efficientnet_tiny"),
+    "densenet_tiny": partial(DenseNet, block_sizes=(1, 1, 1, 1), growth=8, init_features=16,
+                             arch="densenet_tiny"),
     "vit": partial(ViT, arch="vit"),
     "vit_b16": partial(ViT, arch="vit_b16"),
     "vit_tiny": partial(ViT, patch_size=4, width=32, depth=2, num_heads=2, mlp_dim=64,
@@ -60,4 +72,4 @@ def get_classifier(name, num_classes, **kwargs):
 
 __all__ = ["CLASSIFIERS", "get_classifier", "count_params", "vit_param_count", "LeNet5",
            "AlexNet", "VGG", "GoogLeNet", "ResNet", "Xception", "MobileNetV2",
-           "MobileNetV3Small", "ViT"]
+           "MobileNetV3Small", "ViT", "MobileNetV3Large", "EfficientNetB0", "DenseNet"]
