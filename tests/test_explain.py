@@ -267,7 +267,8 @@ def test_guided_backprop_works_on_every_registry_classifier(name):
 def test_the_guided_backprop_models_cover_every_registry_architecture():
   from vision_jax.models import CLASSIFIERS
   tested = {"lenet5", "alexnet_tiny", "vgg_tiny", "googlenet_tiny", "resnet_tiny", "xception_tiny", "mobilenet_v2_tiny",
-            "mobilenet_v3_small_tiny", "vit_tiny"}
+            "mobilenet_v3_small_tiny", "vit_tiny",
+            "efficientnet_tiny", "densenet_tiny", "mobilenet_v3_large_tiny"}  # these three: tests/test_medmnist_models.py
   cls = lambda n: getattr(CLASSIFIERS[n], "func", CLASSIFIERS[n])
   assert {cls(n) for n in CLASSIFIERS} == {cls(n) for n in tested}
 
