@@ -97,7 +97,7 @@ def judged_rows(model_fn, x, maps: dict, target, steps: int = 16, *, mask=None, 
     if name in rho_all:
       per_image[name]["rho_all_randomized"] = np.asarray(rho_all[name], np.float64).reshape(n)
   base = per_image[RANDOM_ROW]
-  spans = {k: float(base[k].mean()) for k in ("deletion_range", "insertion_range")}  # the same for every map
+  spans = {k: base[k] for k in ("deletion_range", "insertion_range")}  # per image; the same for every map
   area = None if mask is None else float(np.asarray(mask, np.float64).mean())
   rows = []
   for name, vals in per_image.items():
@@ -112,12 +112,14 @@ def judged_rows(model_fn, x, maps: dict, target, steps: int = 16, *, mask=None, 
       _put(row, "rho_all_randomized", vals["rho_all_randomized"])
     if name == RANDOM_ROW:
       row.update({c: "reference" for c in verdict_lib.VERDICT_COLUMNS})
-      row.update(spans)
+      for k, v in spans.items():
+        _put(row, k, v)
+        row[k.replace("_range", "_informative_images")] = int(np.sum(v >= verdict_lib.MIN_RANGE))
     else:
       v = verdict_lib.judge(vals["deletion"], vals["insertion"], base["deletion"], base["insertion"],
                             vals.get("rho_all_randomized"), rho_threshold, min_margin, **spans)
       row.update({k: v[k] for k in verdict_lib.VERDICT_COLUMNS})
-      row.update({k: v[k] for k in v if "_margin" in k})
+      row.update({k: v[k] for k in v if "_margin" in k or k.endswith("_images")})
       row["failed"] = v["failed"]
     rows.append(row)
   return rows, per_image
@@ -134,11 +136,13 @@ def verdict_notes(rho_threshold: float = verdict_lib.RHO_THRESHOLD, randomized: 
     lines.append(f"- randomization: pass when the mean Spearman rho between the map and the map after every "
                  f"layer is re-initialised is below {rho_threshold:g} (Adebayo et al. 2018; near 1 means the map "
                  "does not depend on the learned weights).")
-  lines.append(f"- n/a: the curve cannot tell maps apart, because the target probability moves by less than "
-               f"{verdict_lib.MIN_RANGE:g} on average between its ends (the random row's deletion_range / "
-               "insertion_range): e.g. insertion when the blurred image is already recognised.")
-  lines.append("- verdict: pass when no check fails and at least one faithfulness check is informative. "
-               "Values are mean ± sd over the images.")
+  lines.append(f"- an image whose curve moves the target probability by less than {verdict_lib.MIN_RANGE:g} between "
+               "its ends cannot tell maps apart and is left out of that check (e.g. insertion when the blurred "
+               f"image is already recognised); n/a: fewer than {verdict_lib.MIN_IMAGES} informative images.")
+  lines.append("- a faithfulness check fails when the upper 95% bound of the margin is below that value (the map does "
+               "not beat random maps), and is inconclusive in between.")
+  lines.append("- verdict: fail when a check fails (or no faithfulness check is informative), pass when besides one "
+               "faithfulness check passes, else inconclusive. Values are mean ± sd over the images.")
   return lines
 
 
@@ -186,7 +190,7 @@ def explanation_report(model, variables, x, target=None, methods: Sequence[str] 
                         rho_threshold=rho_threshold, deletion_baseline=deletion_baseline)
   name = _core.model_name(model)
   columns = [c for c in dict.fromkeys(k for r in display_rows(rows) for k in r)
-             if c != "failed" and not c.endswith("_margin_low")]
+             if c != "failed" and not c.endswith(("_margin_low", "_images"))]
   text = markdown_table(display_rows(rows), columns)
   notes = verdict_notes(rho_threshold, randomize)
   if order:

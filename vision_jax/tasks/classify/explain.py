@@ -94,9 +94,8 @@ def explain_batch(model, variables, x, labels, pred, names, kwargs: dict, *, ste
   (N, H, W) ground truth; deletion_baseline: what deleted pixels become (checks.deletion_insertion_auc:
   0 as in Petsiuk et al., right for dark backgrounds such as digits; "blurred" where a bright object
   set to 0 would leave its dark silhouette, which still carries the class, as on synthetic:shapes).
-  Returns {"maps": {m: (N, H, W)}, "true_maps": {m: (N, H, W), zero where
-  correct}, "wrong": (N,) bool, "rows": judged rows, "cascades": {m: [(layer, (N,) rho)]},
-  "order": top-down layers randomized}.
+  Returns {"maps": {m: (N, H, W)}, "true_maps": {m: (N, H, W), zero where correct}, "wrong": (N,) bool,
+  "rows": judged rows, "cascades": {m: [(layer, (N,) rho)]}, "order": top-down layers randomized}.
   """
   labels, pred = np.asarray(labels), np.asarray(pred)
   wrong = pred != labels
@@ -142,7 +141,8 @@ def _check_cell(row, check: str, margin: str | None = None) -> str:
   word = row.get(check, "-")
   if margin is None or word in ("-", "reference", "n/a"):
     return word
-  return f"{word} ({row[margin]:+.3f} ± {row[margin + '_sd']:.3f} [{row[margin + '_low']:+.3f}])"
+  images = row[margin.replace("_margin", "_images")]
+  return f"{word} ({row[margin]:+.3f} ± {row[margin + '_sd']:.3f} [{row[margin + '_low']:+.3f}], {images} images)"
 
 
 def verdict_table(rows) -> tuple[list[str], list[list]]:
@@ -225,9 +225,11 @@ def run(config, workdir: str) -> dict:
     md.append(f"- energy_in_mask: share of the map inside the ground-truth mask; a uniform map scores the "
               f"mask's area fraction ({rows[0]['mask_area_fraction']:.3f}).")
   md += verdict_notes(rho_threshold, bool(cascades), min_margin)
-  spans = next(r for r in rows if r["method"] == RANDOM_ROW)
-  md.append(f"- on these images the target probability moves by {spans['deletion_range']:.3f} (deletion: original "
-            f"vs fully deleted) and {spans['insertion_range']:.3f} (insertion: blurred vs original) on average.")
+  ref = next(r for r in rows if r["method"] == RANDOM_ROW)
+  md.append(f"- on these images the target probability moves by {_pm(ref, 'deletion_range')} between the original "
+            f"and the fully deleted image ({ref['deletion_informative_images']} of {n} images informative) and by "
+            f"{_pm(ref, 'insertion_range')} between the blurred and the original image "
+            f"({ref['insertion_informative_images']} of {n} informative).")
   md.append("- Faithfulness is relative to this model: a map can be faithful to a model that learned nothing; "
             "the randomization check says whether the map depends on the learned weights at all.")
   if cascades:
