@@ -176,3 +176,17 @@ def test_box_losses_values_and_gradient_when_disjoint():
   np.testing.assert_allclose(box_losses.giou_loss(target, target), 0.0, atol=1e-6)
   with pytest.raises(ValueError, match="expected equal"):
     box_losses.box_loss(pred, target[:, :3])
+
+
+def test_localization_metrics_ilsvrc_criterion_and_multiple_ground_truths():
+  pred_boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30]], float)
+  gt = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [0, 0, 4, 4]], float)
+  m = B.localization_metrics([1, 2, 3], pred_boxes, [1, 0, 3], gt)
+  np.testing.assert_allclose(m["iou"], [1.0, 50 / 150, 0.0])
+  assert m["accuracy"] == pytest.approx(2 / 3) and m["box_accuracy"] == pytest.approx(1 / 3)
+  assert m["localization_accuracy"] == pytest.approx(1 / 3) and m["mean_iou"] == pytest.approx((1 + 1 / 3) / 3)
+  # several ground truths per image (ILSVRC): the best one counts
+  many = np.array([[0, 0, 4, 4], [0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], float)
+  np.testing.assert_allclose(B.best_iou_per_image(pred_boxes, many, [0, 0, 1, 2]), [1.0, 50 / 150, 1.0])
+  with pytest.raises(ValueError, match="image ids"):
+    B.best_iou_per_image(pred_boxes, many, [0, 0, 1, 5])

@@ -7,7 +7,9 @@ Objective per image (maximised):
 score: the logit of class `target` ("logit"), or the mean activation of channel `target` of
 aux["feature_map"] ("channel"). Each step: roll x by a random shift of up to `jitter` pixels, take
 x += lr * dJ/dx at the rolled image, roll back; every `blur_every` steps blur by a Gaussian of
-`blur_sigma` pixels; then clip to `clip` (the data range). All steps run in one jitted lax.scan.
+`blur_sigma` pixels; then clip to `clip` (the data range). With normalize_grad=True the step is
+lr * g / mean(|g|) per image (scale-free: lr is then a step in pixel units, whatever the logit's scale).
+All steps run in one jitted lax.scan.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ def total_variation(x, eps: float = 1e-8) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("model", "objective", "steps", "blur_every", "blur_sigma", "jitter",
-                                             "clip"))
-def _ascend(model, variables, x0, target, key, lr, l2, tv, objective, steps, blur_every, blur_sigma, jitter, clip):
+                                             "clip", "normalize_grad"))
+def _ascend(model, variables, x0, target, key, lr, l2, tv, objective, steps, blur_every, blur_sigma, jitter, clip,
+            normalize_grad):
   fn = _core.as_apply_fn(model)
 
   def score(x):
@@ -57,6 +60,8 @@ def _ascend(model, variables, x0, target, key, lr, l2, tv, objective, steps, blu
     shift = jax.random.randint(k1, (2,), -jitter, jitter + 1) if jitter else jnp.zeros((2,), jnp.int32)
     xr = jnp.roll(x, (shift[0], shift[1]), axis=(1, 2))
     g, s = jax.grad(objective_fn, has_aux=True)(xr)
+    if normalize_grad:
+      g = g / (jnp.abs(g).mean(axis=(1, 2, 3), keepdims=True) + 1e-12)
     x = jnp.roll(xr + lr * g, (-shift[0], -shift[1]), axis=(1, 2))
     if blur_every and blur_sigma > 0:
       x = jax.lax.cond((i + 1) % blur_every == 0, lambda v: _core.gaussian_blur(v, blur_sigma), lambda v: v, x)
@@ -70,7 +75,8 @@ def _ascend(model, variables, x0, target, key, lr, l2, tv, objective, steps, blu
 
 def activation_maximization(model, variables, target, shape, *, objective: str = "logit", steps: int = 200,
                             lr: float = 0.05, l2: float = 1e-3, tv: float = 1e-3, blur_sigma: float = 0.0,
-                            blur_every: int = 0, jitter: int = 0, init=0.5, clip=(0.0, 1.0), key=None) -> dict:
+                            blur_every: int = 0, jitter: int = 0, init=0.5, clip=(0.0, 1.0), key=None,
+                            normalize_grad: bool = False) -> dict:
   """Gradient ascent on the input (see module doc).
 
   Args:
@@ -105,5 +111,5 @@ def activation_maximization(model, variables, target, shape, *, objective: str =
   clip = None if clip is None else (float(clip[0]), float(clip[1]))
   images, trace, final = _ascend(model, _core.strip_perturbations(variables), x0, jnp.asarray(t, jnp.int32), key,
                                  jnp.float32(lr), jnp.float32(l2), jnp.float32(tv), objective, int(steps),
-                                 int(blur_every), float(blur_sigma), int(jitter), clip)
+                                 int(blur_every), float(blur_sigma), int(jitter), clip, bool(normalize_grad))
   return {"images": np.asarray(images), "score": np.asarray(final), "trace": np.asarray(trace)}

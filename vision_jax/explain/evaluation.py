@@ -104,8 +104,9 @@ def surrogate_tree(train_features, train_predictions, test_features, test_predic
 
 
 QUALITY_NOTES = (
-    "- deletion / insertion AUC: target probability as the top-ranked pixels are removed (set to 0) / restored "
-    "into a blurred image; lower deletion, higher insertion = more faithful; the random row ranks pixels at random.",
+    "- deletion / insertion AUC: target probability as the top-ranked pixels are removed (set to the deletion "
+    "baseline value) / restored into a blurred image; lower deletion, higher insertion = more faithful; the random "
+    "row ranks pixels at random.",
     "- pointing: share of images whose map maximum lies in the ground-truth region; mass_in_region: share of the "
     "map's total inside it; a uniform map scores area_share on both (about).",
     "- rho_all_randomized: Spearman rho of the map with the map after every layer is re-drawn (cascading "

@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = ["xyxy_to_cxcywh", "cxcywh_to_xyxy", "xywh_to_xyxy", "xyxy_to_xywh", "box_area", "box_iou",
            "pairwise_iou", "generalized_iou", "pairwise_giou", "nms", "nms_numpy", "voc_ap", "coco_ap",
-           "COCO_IOU_THRESHOLDS"]
+           "COCO_IOU_THRESHOLDS", "best_iou_per_image", "localization_metrics"]
 
 COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # pycocotools' np.linspace(.5, 0.95, 10)
 _EPS = 1e-12
@@ -323,3 +323,41 @@ def coco_ap(detections: Sequence[dict], ground_truths: Sequence[dict], iou_thres
     if hit.size:
       out[name] = float(table[hit[0]].mean())
   return out
+
+
+# ----------------------------------------------------------------------------- single-object localization
+def best_iou_per_image(pred_boxes, gt_boxes, gt_image=None) -> np.ndarray:
+  """(N,) IoU of each image's predicted xyxy box (N, 4) with its best-overlapping ground truth.
+
+  gt_boxes: (N, 4) one box per image, or (M, 4) with gt_image (M,) naming each box's image (several
+  ground truths per image, as in ILSVRC); an image without ground truth gets 0.
+  """
+  p = np.asarray(pred_boxes, np.float64).reshape(-1, 4)
+  g = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+  if gt_image is None:
+    if g.shape != p.shape:
+      raise ValueError(f"gt_boxes has shape {g.shape} for {len(p)} predictions; expected one per image or gt_image")
+    return _np_iou(p, g)
+  idx = np.asarray(gt_image, np.int64)
+  if idx.shape != (len(g),) or (idx.size and (idx.min() < 0 or idx.max() >= len(p))):
+    raise ValueError(f"gt_image has shape {idx.shape} / range outside [0, {len(p)}); expected ({len(g)},) image ids")
+  best = np.zeros(len(p))
+  np.maximum.at(best, idx, _np_iou(p[idx], g))
+  return best
+
+
+def localization_metrics(pred_labels, pred_boxes, labels, gt_boxes, gt_image=None, iou_threshold: float = 0.5) -> dict:
+  """Single-object localization scores (the ILSVRC criterion and its parts), batch means.
+
+  Returns {"accuracy": label correct, "mean_iou": mean best IoU, "box_accuracy": IoU >= threshold,
+  "localization_accuracy": label correct AND IoU >= threshold (ILSVRC), "iou" (N,) per image}.
+  """
+  pl, lab = np.asarray(pred_labels).reshape(-1), np.asarray(labels).reshape(-1)
+  if pl.shape != lab.shape:
+    raise ValueError(f"pred_labels has shape {pl.shape} but labels {lab.shape}; expected equal")
+  iou = best_iou_per_image(pred_boxes, gt_boxes, gt_image)
+  if iou.shape != pl.shape:
+    raise ValueError(f"{len(iou)} predicted boxes for {len(pl)} labels; expected one per image")
+  correct, hit = pl == lab, iou >= iou_threshold
+  return {"accuracy": float(correct.mean()), "mean_iou": float(iou.mean()), "box_accuracy": float(hit.mean()),
+          "localization_accuracy": float((correct & hit).mean()), "iou": iou}
