@@ -53,31 +53,38 @@ class TrainProblem:
 class TrainResult:
   """state: final train state; metrics: last logged metrics; start_step: step resumed from;
   seconds: training wall time summed over every run of this workdir (workdir/train_seconds.json);
-  best: {"step", "metric", "value", "stopped_early"} when config.train.select_metric is set."""
+  best: {"step", "metric", "value", "stopped_early"} when config.train.select_metric is set;
+  cpu_seconds: this process's CPU time (all threads, time.process_time) while training, summed the
+  same way (on a shared machine it measures the work done, where wall time also counts waiting)."""
   state: dict
   metrics: dict
   start_step: int
   seconds: float
   best: dict | None = None
+  cpu_seconds: float = 0.0
 
 
 SECONDS_FILE = "train_seconds.json"
 
 
-def _previous_seconds(workdir: str, start: int) -> float:
-  """Training seconds recorded by earlier runs up to the checkpoint resumed from (0 for a fresh run)."""
+def _previous_seconds(workdir: str, start: int, key: str = "seconds") -> float:
+  """Training seconds (key "seconds": wall, "cpu_seconds": CPU) recorded by earlier runs up to the
+  checkpoint resumed from (0 for a fresh run)."""
   path = os.path.join(workdir, SECONDS_FILE)
   if not start or not os.path.exists(path):
     return 0.0
   with open(path) as f:
-    return float(json.load(f).get("seconds", 0.0))
+    return float(json.load(f).get(key, 0.0))
 
 
-def _record_seconds(workdir: str, step: int, seconds: float) -> None:
+def _record_seconds(workdir: str, step: int, seconds: float, cpu_seconds: float | None = None) -> None:
   if jax.process_index() == 0:
     tmp = os.path.join(workdir, SECONDS_FILE + ".tmp")
+    record = {"step": step, "seconds": seconds}
+    if cpu_seconds is not None:
+      record["cpu_seconds"] = cpu_seconds
     with open(tmp, "w") as f:
-      json.dump({"step": step, "seconds": seconds}, f)
+      json.dump(record, f)
     os.replace(tmp, os.path.join(workdir, SECONDS_FILE))
 
 
@@ -227,7 +234,8 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
   last_saved = start if start else None
   metrics_host: dict = {}
   earlier = seconds = _previous_seconds(workdir, start)
-  t0 = time.time()
+  earlier_cpu = cpu_seconds = _previous_seconds(workdir, start, "cpu_seconds")
+  t0, c0 = time.time(), time.process_time()
   bar = progress_bar(total=total, initial=start, desc=desc, unit="step",
                      disable=not bool(tcfg.get("progress", True)))
   try:
@@ -255,7 +263,8 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
         checkpoint.save(manager, done, state)
         last_saved = done
         seconds = earlier + time.time() - t0
-        _record_seconds(workdir, done, seconds)
+        cpu_seconds = earlier_cpu + time.process_time() - c0
+        _record_seconds(workdir, done, seconds, cpu_seconds)
       bar.update(1)
       if stop:
         break
@@ -265,7 +274,7 @@ def fit(problem: TrainProblem, config, workdir: str, *, mesh=None, desc: str = "
     tracker.close()
     writer.close()
   return TrainResult(state=state, metrics=metrics_host, start_step=start, seconds=seconds,
-                     best=dict(tracker.record) if tracker.enabled else None)
+                     best=dict(tracker.record) if tracker.enabled else None, cpu_seconds=cpu_seconds)
 
 
 def _check_finite_loss(metrics: dict, step: int, last_saved, directory) -> None:
