@@ -116,10 +116,11 @@ class InvertedResidualV3(nn.Module):
   use_se: bool
   act: str
   stride: int
+  bn_momentum: float = 0.99
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    bn = dict(bn_momentum=0.99, bn_eps=1e-3)
+    bn = dict(bn_momentum=self.bn_momentum, bn_eps=1e-3)
     c_in = x.shape[-1]
     y = x
     if self.expanded != c_in:
