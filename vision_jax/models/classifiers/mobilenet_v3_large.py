@@ -33,6 +33,7 @@ class MobileNetV3Large(nn.Module):
   width_multiplier: float = 1.0
   last_channel: int = 1280
   dropout_rate: float = 0.2
+  bn_momentum: float = 0.99  # Flax convention (torchvision's momentum 0.01)
   in_channels: int | None = None
   arch: str = "mobilenet_v3_large"
 
@@ -40,10 +41,10 @@ class MobileNetV3Large(nn.Module):
   def __call__(self, x, train: bool = False):
     check_input(x, self.in_channels, self.arch)
     adj = lambda c: make_divisible(c * self.width_multiplier, 8)
-    bn = dict(bn_momentum=0.99, bn_eps=1e-3)
+    bn = dict(bn_momentum=self.bn_momentum, bn_eps=1e-3)
     x = ConvBNAct(adj(16), 3, 2, act="hard_swish", name="stem", **bn)(x, train)
     for i, (k, e, c, se, act, s) in enumerate(MOBILENET_V3_LARGE):
-      x = InvertedResidualV3(k, adj(e), adj(c), se, act, s, name=f"block{i + 1}")(x, train)
+      x = InvertedResidualV3(k, adj(e), adj(c), se, act, s, self.bn_momentum, name=f"block{i + 1}")(x, train)
     x = ConvBNAct(6 * x.shape[-1], 1, act="hard_swish", name="last_conv", **bn)(x, train)
     x = self.perturb("feature_map", x)
     fmap = x
