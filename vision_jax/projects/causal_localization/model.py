@@ -3,12 +3,14 @@
     stem: 3x3/stride-2 conv (16) -> BN -> ReLU                                  (64 -> 32 px)
     stages [2, 2, 2] of bottleneck blocks, widths 16 / 32 / 64 (outputs 64 / 128 / 256), stride 2 between
     global average pool -> dropout 0.5 -> Dense(num_classes)      ("FC(10) -> softmax", the paper's head)
-                                       -> Dense(4) -> sigmoid     (cx, cy, w, h as fractions of the side)
+                        -> [dropout 0.5 if box_dropout] -> Dense(4) -> sigmoid  (cx, cy, w, h, fractions of the side)
 
 The blocks are the library's `models.classifiers.resnet.Bottleneck` (torchvision v1.5 layout, BN after
 every conv). `coord_channels=True` appends two coordinate ramps (y, x in [-1, 1]) to the input
 (CoordConv, Liu et al. 2018): global average pooling discards where features are, and the ramps let
-the pooled features carry position; it is an ablation field (False = plain input).
+the pooled features carry position; it is an ablation field (False = plain input). box_dropout=False
+(default) feeds the box head the pooled vector before dropout: dropout on a regression input only
+adds noise to its target, and the paper's dropout belongs to its class head.
 
 aux: "feature_map" (last stage, through self.perturb for Grad-CAM), "pre_logits" (the pooled 256-d
 vector before dropout: the penultimate features the causal analysis uses), "box" (N, 4) cxcywh.
@@ -29,6 +31,7 @@ class LocalizationResNet(nn.Module):
   num_filters: int = 16
   dropout_rate: float = 0.5
   coord_channels: bool = True
+  box_dropout: bool = False
   in_channels: int | None = None
   arch: str = "localization_resnet"
 
@@ -52,5 +55,5 @@ class LocalizationResNet(nn.Module):
     pooled = jnp.mean(x, axis=(1, 2))
     dropped = nn.Dropout(self.dropout_rate, deterministic=not train)(pooled)
     logits = nn.Dense(self.num_classes, name="head")(dropped)
-    box = nn.sigmoid(nn.Dense(4, name="box_head")(dropped))
+    box = nn.sigmoid(nn.Dense(4, name="box_head")(dropped if self.box_dropout else pooled))
     return logits, {"feature_map": fmap, "pre_logits": pooled, "box": box}

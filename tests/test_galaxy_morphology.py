@@ -1,0 +1,139 @@
+"""galaxy_morphology: the slides' networks (closed-form parameter counts, the raw-input scaling),
+frozen transfer (no gradient, fixed BatchNorm statistics), weight loading, denoiser tuning, the
+statistics (vs statsmodels) and the XAI helpers (IG completeness, LIME on a planted half)."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vision_jax.projects.galaxy_morphology import claims, denoise, models, xai
+
+X = jax.ShapeDtypeStruct((1, 64, 64, 3), jnp.float32)
+count = lambda v: sum(a.size for a in jax.tree.leaves(v["params"]))
+
+
+def test_slides_cnn_parameter_counts():
+  cnn1 = jax.eval_shape(lambda x: models.SlidesCNN(dense=128).init(jax.random.key(0), x), X)
+  # valid 3x3 convs + 2x2 pools: 64 -> 62 -> 31 -> 29 -> 14 -> 12 -> 6; flatten 6 * 6 * 128 = 4608
+  convs = (27 * 32 + 32) + (288 * 64 + 64) + (576 * 128 + 128)
+  assert count(cnn1) == convs + 4608 * 128 + 128 + 128 * 2 + 2 == 683_458
+  cnn2 = jax.eval_shape(lambda x: models.SlidesCNN(dense=128, batch_norm=True, block_dropout=0.25).init(
+      jax.random.key(0), x), X)
+  assert count(cnn2) == 683_458 + 2 * (32 + 64 + 128 + 128)  # BatchNorm scale and bias
+  # the slides' 300 x 300 CNN-1 with Dense 512: 35 * 35 * 128 = 156,800 inputs to the Dense layer
+  big = jax.eval_shape(lambda x: models.SlidesCNN(dense=512).init(jax.random.key(0), x),
+                       jax.ShapeDtypeStruct((1, 300, 300, 3), jnp.float32))
+  assert big["params"]["dense"]["kernel"].shape == (156_800, 512)
+
+
+def test_raw_input_model_is_the_scaled_model_on_255_times_the_input():
+  x = jax.random.uniform(jax.random.key(1), (2, 16, 16, 3))
+  scaled = models.SlidesCNN(filters=(4, 8), dense=8)
+  raw = models.SlidesCNN(filters=(4, 8), dense=8, input_scale=255.0)
+  v = scaled.init(jax.random.key(0), x)
+  np.testing.assert_allclose(raw.apply(v, x)[0], scaled.apply(v, 255.0 * x)[0], rtol=1e-5)
+
+
+class _TinyBackbone(nn.Module):
+  """Conv -> BatchNorm -> ReLU with a class head: the registry classifiers' (logits, aux) contract, small."""
+  num_filters: int = 4
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.relu(nn.BatchNorm(use_running_average=not train)(nn.Conv(self.num_filters, (3, 3))(x)))
+    x = self.perturb("feature_map", x)
+    return nn.Dense(3)(x.mean((1, 2))), {"feature_map": x}
+
+
+def _tiny_transfer(freeze, num_filters=4):
+  return models.TransferNet(backbone=_TinyBackbone(num_filters), num_classes=2, pool="gap", dense=8, freeze=freeze)
+
+
+def test_frozen_backbone_gets_no_gradient_and_keeps_its_batch_statistics():
+  x = jax.random.uniform(jax.random.key(2), (4, 8, 8, 3))
+  net = _tiny_transfer(freeze=True)
+  v = net.init(jax.random.key(0), x)
+
+  def loss(params, freeze):
+    p = models.freeze_params(params) if freeze else params
+    (logits, _), upd = net.apply({"params": p, "batch_stats": v["batch_stats"]}, x, train=True, mutable=["batch_stats"],
+                                 rngs={"dropout": jax.random.key(0)})
+    return logits.sum(), upd
+
+  g, upd = jax.grad(loss, has_aux=True)(v["params"], True)
+  assert all(float(jnp.abs(a).max()) == 0 for a in jax.tree.leaves(g["backbone"]))
+  assert float(jnp.abs(g["head_out"]["kernel"]).max()) > 0
+  same = jax.tree.map(lambda a, b: bool(jnp.all(a == b)), upd["batch_stats"]["backbone"], v["batch_stats"]["backbone"])
+  assert all(jax.tree.leaves(same))  # inference-mode BatchNorm in the frozen backbone
+  g_free, _ = jax.grad(loss, has_aux=True)(v["params"], False)
+  assert max(float(jnp.abs(a).max()) for a in jax.tree.leaves(g_free["backbone"])) > 0  # the model itself is differentiable
+
+
+def test_load_backbone_copies_pretrained_weights_and_refuses_a_mismatch():
+  x = jnp.zeros((1, 8, 8, 3))
+  net = _tiny_transfer(freeze=False)
+  v = net.init(jax.random.key(0), x)
+  pre = net.backbone.init(jax.random.key(5), x)
+  out = models.load_backbone(pre)(v)
+  np.testing.assert_array_equal(out["params"]["backbone"]["Conv_0"]["kernel"], pre["params"]["Conv_0"]["kernel"])
+  np.testing.assert_array_equal(out["batch_stats"]["backbone"]["BatchNorm_0"]["mean"], pre["batch_stats"]["BatchNorm_0"]["mean"])
+  np.testing.assert_array_equal(out["params"]["head_out"]["kernel"], v["params"]["head_out"]["kernel"])
+  other = _TinyBackbone(8).init(jax.random.key(0), x)
+  with pytest.raises(ValueError, match="do not match"):
+    models.load_backbone(other)(v)
+
+
+def test_denoiser_tuning_improves_psnr_on_validation_pairs():
+  rng = np.random.default_rng(0)
+  yy, xx = np.mgrid[:32, :32]
+  clean = np.stack([np.exp(-((yy - 16) ** 2 + (xx - 15) ** 2) / 30.0)] * 3, -1)[None].repeat(3, 0) * 0.8 + 0.1
+  noisy = np.clip(clean + rng.normal(0, 0.08, clean.shape), 0, 1).astype(np.float32)
+  for name in ("median", "tv", "wavelet", "tv_flow"):
+    r = denoise.tune(name, noisy, clean.astype(np.float32))
+    assert r["val_psnr"] > r["noisy_psnr"] + 3, name
+    assert r["setting"] in denoise.GRIDS[name]
+  out = denoise.apply_filter("perona_malik", noisy, {"K": 0.12, "steps": 10})
+  assert out.shape == noisy.shape and 0 <= out.min() and out.max() <= 1
+  with pytest.raises(ValueError, match="unknown denoiser"):
+    denoise.tune("bm4d", noisy, clean)
+
+
+def test_statistics_match_statsmodels():
+  from statsmodels.stats.contingency_tables import mcnemar
+  from statsmodels.stats.multitest import multipletests
+  from statsmodels.stats.proportion import proportion_confint
+  np.testing.assert_allclose(claims.wilson_interval(1036, 1180), proportion_confint(1036, 1180, method="wilson"), rtol=1e-9)
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 2, 400)
+  a = np.where(rng.random(400) < 0.9, labels, 1 - labels)
+  b = np.where(rng.random(400) < 0.85, labels, 1 - labels)
+  ours = claims.mcnemar_exact(a, b, labels)
+  ca, cb = a == labels, b == labels
+  table = [[np.sum(ca & cb), np.sum(ca & ~cb)], [np.sum(~ca & cb), np.sum(~ca & ~cb)]]
+  assert ours["p_value"] == pytest.approx(mcnemar(table, exact=True).pvalue, rel=1e-9)
+  p = {"x": 0.01, "y": 0.04, "z": 0.03}
+  want = multipletests(list(p.values()), method="holm")[1]
+  assert [claims.holm(p)[k] for k in p] == pytest.approx(list(want))
+
+
+class _Smooth(nn.Module):
+  """A smooth two-class model whose class-1 logit reads only the left half of the red band."""
+  @nn.compact
+  def __call__(self, x, train=False):
+    w = self.param("w", nn.initializers.normal(1.0), (x.shape[1], x.shape[2] // 2))
+    s = jnp.tanh(jnp.sum(x[:, :, : x.shape[2] // 2, 0] * w, axis=(1, 2)) / 10.0) * 5.0
+    return jnp.stack([-s, s], -1), {}
+
+
+def test_ig_completeness_and_lime_on_a_planted_half():
+  model = _Smooth()
+  x = jax.random.uniform(jax.random.key(3), (3, 16, 16, 3))
+  v = model.init(jax.random.key(0), x)
+  target = np.array([1, 1, 0])
+  assert xai.ig_completeness(model, v, x, target, steps=50).max() < 0.05
+  assert xai.ig_completeness(model, v, x, target, steps=1).max() > xai.ig_completeness(model, v, x, target, steps=50).max()
+  maps = xai.lime_maps(model, v, np.asarray(x[:1]), target[:1], num_samples=150, seed=0, segments=16)
+  assert maps.shape == (1, 16, 16)
+  assert maps[0, :, :8].mean() > 4 * maps[0, :, 8:].mean()  # superpixels straddling the middle carry some weight
