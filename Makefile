@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: demo test test-slow bench notebooks clean setup
+.PHONY: demo test test-slow bench notebooks clean setup weights
 
 setup: $(STAMP)
 
@@ -27,6 +27,22 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pde.py
+
+# The shipped denoiser weights (vision_jax/weights/tnrd_blind.npz) from a folder of training images:
+#   make weights TRAIN=../shared/data/denoise/Train400
+# trains configs/denoise/tnrd_blind.py in $(WEIGHTS_WORKDIR) (resumes if interrupted), exports it, copies it in.
+TRAIN ?=
+WEIGHTS_WORKDIR ?= runs/weights-tnrd_blind
+WEIGHTS_RUN = $(BIN)/python -m vision_jax.main --config=configs/denoise/tnrd_blind.py --workdir=$(WEIGHTS_WORKDIR) \
+	--config.data.train_dir=$(TRAIN)
+weights: $(STAMP)
+	@test -n "$(TRAIN)" || { echo "error: make weights needs TRAIN=<folder of training images>, e.g. TRAIN=../shared/data/denoise/Train400"; exit 1; }
+	@test -d "$(TRAIN)" || { echo "error: TRAIN=$(TRAIN) is not a folder; expected the Train400 images"; exit 1; }
+	$(WEIGHTS_RUN)
+	$(WEIGHTS_RUN) --mode=export
+	mkdir -p vision_jax/weights
+	cp $(WEIGHTS_WORKDIR)/tnrd_blind.npz vision_jax/weights/tnrd_blind.npz
+	@echo "vision_jax/weights/tnrd_blind.npz updated; tests/test_denoise_api.py checks the PSNR it recorded"
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[notebooks]"

@@ -92,7 +92,7 @@ def _conv(k, cin, cout, bias=True):
 
 
 def test_registry_names_and_unknown_name():
-  assert set(DENOISERS) == {"unet", "resunet", "u2net", "resu2net", "dncnn", "tnrd", "coord_mlp"}
+  assert set(DENOISERS) == {"unet", "resunet", "u2net", "resu2net", "dncnn", "tnrd", "tnrd_blind", "coord_mlp"}
   for getter in (get_denoiser, get_denoiser_top):
     with pytest.raises(ValueError) as err:
       getter("nope")

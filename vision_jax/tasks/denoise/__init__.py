@@ -6,8 +6,11 @@ supervised: patch sampling with on-device noise, the held-out guard, the MSE los
 references: the noisy input, classical baselines and a PDE prior, tuned on the validation image.
 report:     results.json / .md / .csv / comparison.png, and re-rendering for --mode=report.
 modes:      train / eval / report of the plain supervised task.
+blind:      one model over a range of AWGN levels; noise-level-map inputs.
+stagewise:  greedy-then-joint training of staged models (TNRD family).
+export:     --mode=export: the trained parameters as the .npz that vision_jax.denoise loads.
 """
 
-from vision_jax.tasks.denoise import modes
+from vision_jax.tasks.denoise import export, modes
 
-MODES = {"train": modes.train, "eval": modes.eval, "report": modes.report_mode}
+MODES = {"train": modes.train, "eval": modes.eval, "report": modes.report_mode, "export": export.export}

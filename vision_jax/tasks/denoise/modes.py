@@ -7,6 +7,13 @@ evaluate it on held-out test images against the reference methods on the same no
 
 Projects reuse the pieces: `prepare_heldout` (validated data and model), `fit_heldout` (the trained
 method) and `model_rows` (the model and its self-ensemble on the test set).
+
+Additive options (defaults keep the plain behaviour): noise.train_sigmas = "lo:hi" trains one blind
+model over a range of AWGN levels, and a noise-map backbone (tnrd_blind) gets the sigma / 255 map
+(tasks/denoise/blind.py; its rows are reported with the true level and with the wavelet MAD
+estimate); train.greedy_steps > 0 trains a staged model greedily stage by stage, then jointly
+(tasks/denoise/stagewise.py); `--mode=export` writes the trained parameters as a .npz that
+`vision_jax.denoise` loads (tasks/denoise/export.py).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import numpy as np
 
 from vision_jax import noise as noise_lib
 from vision_jax import report as report_lib
-from vision_jax.tasks.denoise import evaluation, model as model_lib, references, report, supervised
+from vision_jax.tasks.denoise import blind, evaluation, model as model_lib, references, report, stagewise, supervised
 from vision_jax.train import loop, state as state_lib, workdir as workdir_lib
 
 
@@ -47,6 +54,9 @@ def prepare_heldout(config, backbones=model_lib.IMAGE_BACKBONES) -> Heldout:
   noise_lib.noise_kwargs(config.noise)
   references.validate(config)
   model, multiple = model_lib.build_model(config, backbones)
+  blind.check_blind_config(config, model)
+  if stagewise.greedy_steps(config):
+    stagewise.check_staged(config, model)
   test, val = load_eval_sets(config)
   train_images = supervised.load_train_images(config)
   supervised.assert_disjoint(train_images, test, val)
@@ -55,22 +65,64 @@ def prepare_heldout(config, backbones=model_lib.IMAGE_BACKBONES) -> Heldout:
 
 
 def fit_heldout(config, workdir: str, h: Heldout, make_loss, desc: str, ignore=()) -> tuple:
-  """Trains (or resumes) in workdir; returns (denoise method, info)."""
-  problem = supervised.heldout_problem(config, h.model, h.multiple, [im.pixels for im in h.train_images], h.val,
-                                       make_loss(h.model, config))
-  workdir_lib.prepare(config, workdir, ignore)
-  res = loop.fit(problem, config, workdir, desc=desc)
-  report_lib.training_curves(workdir, title=desc)  # workdir/training_curves.png from metrics.jsonl
-  info = {"train_seconds": res.seconds, "train_steps": int(config.train.steps), "train_images": len(h.train_images),
-          "parameters": state_lib.count_params(res.state["params"])}
-  return model_lib.denoise_method(h.model, res.state, h.multiple), info
+  """Trains (or resumes) in workdir; returns (denoise method, info).
+
+  With train.greedy_steps > 0 the staged model is trained greedily, then jointly (stagewise.py).
+  The method (a TrainedDenoiser) gives a noise-map model the run's AWGN level; `method.at_sigma(s)`
+  is the same model given level s (None: the wavelet MAD estimate of each image).
+  """
+  if stagewise.greedy_steps(config):
+    state, info = stagewise.fit_stagewise(config, workdir, h, make_loss, desc, ignore)
+  else:
+    problem = supervised.heldout_problem(config, h.model, h.multiple, [im.pixels for im in h.train_images], h.val,
+                                         make_loss(h.model, config))
+    workdir_lib.prepare(config, workdir, ignore)
+    res = loop.fit(problem, config, workdir, desc=desc)
+    report_lib.training_curves(workdir, title=desc)  # workdir/training_curves.png from metrics.jsonl
+    state = res.state
+    info = {"train_seconds": res.seconds, "train_cpu_seconds": res.cpu_seconds, "train_steps": int(config.train.steps),
+            "train_images": len(h.train_images), "parameters": state_lib.count_params(res.state["params"])}
+  return _method(config, h.model, state, h.multiple), info
+
+
+@dataclasses.dataclass
+class TrainedDenoiser:
+  """A trained model as a denoise method (H, W, C) -> (H, W, C) at the run's AWGN level `sigma`;
+  `at_sigma(s)` is the same model given level s (noise-map models; None: the wavelet MAD estimate)."""
+  model: object
+  state: dict
+  multiple: int
+  sigma: float | None
+
+  def __post_init__(self):
+    self._fn = model_lib.denoise_method(self.model, self.state, self.multiple, self.sigma)
+
+  def __call__(self, noisy):
+    return self._fn(noisy)
+
+  @property
+  def takes_noise_map(self) -> bool:
+    return model_lib.denoisers.takes_noise_map(self.model)
+
+  def at_sigma(self, sigma):
+    return model_lib.denoise_method(self.model, self.state, self.multiple, sigma)
+
+
+def _method(config, model, state, multiple: int) -> TrainedDenoiser:
+  return TrainedDenoiser(model, state, multiple, model_lib.eval_sigma(config))
 
 
 def model_rows(config, label: str, method, test: evaluation.TestSet) -> dict:
-  """{label: result} of the trained model, plus its x8 geometric self-ensemble if eval.self_ensemble."""
+  """{label: result} of the trained model, plus its x8 geometric self-ensemble if eval.self_ensemble.
+
+  A noise-map model's rows use the true AWGN level; one more row gives it the wavelet MAD estimate
+  of each noisy image instead ('<label>, estimated sigma').
+  """
   out = {label: evaluation.evaluate_method(method, test)}
   if config.eval.get("self_ensemble", False):
     out[label + " + x8 self-ensemble"] = evaluation.evaluate_method(evaluation.dihedral_self_ensemble(method), test)
+  if isinstance(method, TrainedDenoiser) and method.takes_noise_map:
+    out[label + ", estimated sigma"] = evaluation.evaluate_method(method.at_sigma(None), test)
   return out
 
 
@@ -85,8 +137,8 @@ def _intro(config, test) -> str:
 
 def train(config, workdir: str):
   """Trains config.backbone with the MSE loss, evaluates it against the references, writes the report."""
-  h = prepare_heldout(config)
-  method, info = fit_heldout(config, workdir, h, supervised.mse_loss, desc=config.backbone)
+  h = prepare_heldout(config, model_lib.TASK_BACKBONES)
+  method, info = fit_heldout(config, workdir, h, supervised.training_loss, desc=config.backbone)
   results = model_rows(config, _label(config), method, h.test)
   refs, settings = references.reference_methods(config, h.test, h.val)
   results.update(refs)
@@ -98,12 +150,12 @@ def train(config, workdir: str):
 
 def restore_method(config, workdir: str, model, multiple: int):
   """(denoise method, step) of the newest checkpoint in workdir."""
-  example = np.zeros((1, config.data.patch_size, config.data.patch_size, 1), np.float32)
+  example = supervised.example_input(model, config.data.patch_size, 1)
   state, step = loop.restore_state(loop.TrainProblem(model, example, None, None), config, workdir)
-  return model_lib.denoise_method(model, state, multiple), step
+  return _method(config, model, state, multiple), step
 
 
-def evaluate_checkpoint(config, workdir: str, label: str, backbones=model_lib.IMAGE_BACKBONES):
+def evaluate_checkpoint(config, workdir: str, label: str, backbones=model_lib.TASK_BACKBONES):
   """--mode=eval: the checkpoint (and noisy input) on eval.data_dir or data.test; writes eval_results.*."""
   noise_lib.noise_kwargs(config.noise)
   model, multiple = model_lib.build_model(config, backbones)

@@ -73,6 +73,21 @@ def mse_loss(model, config):
   return loss_fn
 
 
+def training_loss(model, config):
+  """The denoise task's loss: the level-weighted blind MSE (tasks/denoise/blind.py) when
+  noise.train_sigmas is set or the model takes a noise map, else `mse_loss` (today's behaviour)."""
+  from vision_jax.tasks.denoise import blind
+  if blind.sigma_range(config.noise) is not None or model_lib.denoisers.takes_noise_map(model):
+    return blind.blind_mse_loss(model, config)
+  return mse_loss(model, config)
+
+
+def example_input(model, patch_size: int, channels: int) -> np.ndarray:
+  """(1, p, p, C) zeros to initialise `model` (C + 1 channels for a noise-map model)."""
+  extra = 1 if model_lib.denoisers.takes_noise_map(model) else 0
+  return np.zeros((1, patch_size, patch_size, channels + extra), np.float32)
+
+
 def heldout_problem(config, model, multiple: int, train_pixels: list[np.ndarray], val: evaluation.TestSet,
                     loss_fn) -> loop.TrainProblem:
   """TrainProblem: patches of the training images (a pure function of seed and step), `loss_fn`,
@@ -83,8 +98,8 @@ def heldout_problem(config, model, multiple: int, train_pixels: list[np.ndarray]
     return {"clean": images_lib.sample_patches(train_pixels, dcfg.batch_size, dcfg.patch_size, config.seed, step)}
 
   def eval_fn(state, step):
-    r = evaluation.evaluate_method(model_lib.denoise_method(model, state, multiple), val)
+    r = evaluation.evaluate_method(model_lib.denoise_method(model, state, multiple, model_lib.eval_sigma(config)), val)
     return {"val_psnr": float(np.mean(r["psnr"])), "val_ssim": float(np.mean(r["ssim"]))}
 
-  example = np.zeros((1, dcfg.patch_size, dcfg.patch_size, train_pixels[0].shape[-1]), np.float32)
+  example = example_input(model, dcfg.patch_size, train_pixels[0].shape[-1])
   return loop.TrainProblem(model, example, loss_fn, batch_fn, eval_fn)

@@ -1,0 +1,115 @@
+"""--mode=export: a trained denoise workdir's parameters as one small .npz that `vision_jax.denoise` loads.
+
+The file holds each parameter as `param/<name>` (float32) and `meta`, a JSON string (a 0-d unicode
+array, so np.load(..., allow_pickle=False) reads it): the backbone and its fields, how it was trained
+(config fingerprint, training images, steps, wall and CPU seconds, the noise levels), and a check:
+the PSNR `vision_jax.denoise` reaches with these weights on a fixed crop of a bundled image with
+fixed NumPy noise, which tests/test_denoise_api.py reproduces to 0.01 dB.
+
+    python -m vision_jax.main --config=configs/denoise/tnrd_blind.py --workdir=W \
+        --config.data.train_dir=DIR --mode=export          # writes W/<backbone>.npz
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from vision_jax import report as report_lib
+from vision_jax.tasks.denoise import blind, model as model_lib
+from vision_jax.train import loop, workdir as workdir_lib
+
+FORMAT = 1
+# The regression check recorded in every export: crop (top, left, size) of a bundled picture, AWGN with
+# np.random.default_rng(seed), sigma on the 0-255 scale; denoised by the API with sigma given and estimated.
+CHECK = {"image": "astronaut", "top": 40, "left": 180, "size": 96, "sigma": 25.0, "seed": 0}
+
+
+def check_pair(check: dict = CHECK) -> tuple[np.ndarray, np.ndarray]:
+  """(clean, noisy) (size, size) float32 of an export's regression check."""
+  from vision_jax.data import images as images_lib
+  clean = images_lib.load_bundled(check["image"]).pixels[..., 0]
+  t, l, s = int(check["top"]), int(check["left"]), int(check["size"])
+  clean = np.ascontiguousarray(clean[t:t + s, l:l + s], np.float32)
+  rng = np.random.default_rng(int(check["seed"]))
+  noisy = (clean + float(check["sigma"]) / 255.0 * rng.standard_normal(clean.shape)).astype(np.float32)
+  return clean, noisy
+
+
+def check_psnrs(denoise_fn, check: dict = CHECK) -> dict:
+  """{"psnr_given_sigma", "psnr_estimated_sigma", "psnr_noisy"} of denoise_fn(noisy, sigma) on the check crop."""
+  from vision_jax.tasks.denoise import evaluation
+  clean, noisy = check_pair(check)
+  out = {"psnr_noisy": evaluation.score(noisy[..., None], clean[..., None])[0]}
+  for key, s in (("psnr_given_sigma", float(check["sigma"])), ("psnr_estimated_sigma", None)):
+    out[key] = evaluation.score(np.asarray(denoise_fn(noisy, s))[..., None], clean[..., None])[0]
+  return out
+
+
+def flat_params(params: dict) -> dict:
+  """{name: float32 array} of a model's parameters (TNRD-family parameters are one level deep)."""
+  out = {}
+  for name, value in params.items():
+    if isinstance(value, dict):
+      raise ValueError(f"parameter group {name!r} is nested; export handles flat parameter dicts (TNRD family)")
+    out[name] = np.asarray(value, np.float32)
+  return out
+
+
+def write_npz(path: str, params: dict, meta: dict) -> str:
+  """Writes params (as param/<name>) and meta (JSON) atomically; returns path."""
+  arrays = {f"param/{k}": v for k, v in flat_params(params).items()}
+  arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+  tmp = path + ".tmp.npz"
+  np.savez(tmp, **arrays)
+  os.replace(tmp, path)
+  return path
+
+
+def read_npz(path: str) -> tuple[dict, dict]:
+  """(params, meta) of an exported file, read with allow_pickle=False."""
+  with np.load(path, allow_pickle=False) as f:
+    params = {k[len("param/"):]: np.asarray(f[k]) for k in f.files if k.startswith("param/")}
+    meta = json.loads(str(f["meta"]))
+  if meta.get("format") != FORMAT:
+    raise ValueError(f"{path} has weights format {meta.get('format')!r}; expected {FORMAT}")
+  return params, meta
+
+
+def _training_record(config, workdir: str) -> dict:
+  record = workdir_lib.read_record(workdir) or {}
+  results = os.path.join(workdir, "results.json")
+  info = {}
+  if os.path.exists(results):
+    with open(results) as f:
+      info = json.load(f).get("info", {})
+  return {"config_fingerprint": record.get("fingerprint"), "train_dir": config.data.train_dir or config.data.train,
+          "train_sigmas": str(config.noise.get("train_sigmas", "") or config.noise.sigma),
+          **{k: info[k] for k in ("train_seconds", "train_cpu_seconds", "train_steps", "phases", "train_images",
+                                  "parameters") if k in info}}
+
+
+def export(config, workdir: str) -> str:
+  """Writes workdir/<backbone>.npz from the workdir's final checkpoint, with the check PSNRs measured
+  through `vision_jax.denoise` on the written file."""
+  from vision_jax import denoise as api
+  from vision_jax.tasks.denoise import supervised
+  model, _ = model_lib.build_model(config, model_lib.TASK_BACKBONES)
+  example = supervised.example_input(model, config.data.patch_size, 1)
+  state, step = loop.restore_state(loop.TrainProblem(model, example, None, None), config, workdir)
+  fields = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(config.model[config.backbone]).items()}
+  lo_hi = blind.sigma_range(config.noise)
+  meta = {"format": FORMAT, "backbone": config.backbone, "fields": fields, "checkpoint_step": int(step),
+          "sigma_range": list(lo_hi) if lo_hi else [float(config.noise.sigma)] * 2,
+          "training": _training_record(config, workdir)}
+  path = write_npz(os.path.join(workdir, f"{config.backbone}.npz"), state["params"], meta)
+  loaded = api.load_model(path)
+  meta["check"] = {**CHECK, **check_psnrs(lambda y, s: api.denoise(y, s, model=loaded))}
+  write_npz(path, state["params"], meta)
+  report_lib.write_json(os.path.join(workdir, "export.json"), meta)
+  print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB); check on {CHECK['image']} crop at sigma "
+        f"{CHECK['sigma']:g}: {meta['check']['psnr_given_sigma']:.2f} dB (sigma given), "
+        f"{meta['check']['psnr_estimated_sigma']:.2f} dB (estimated), noisy {meta['check']['psnr_noisy']:.2f} dB")
+  return path
