@@ -99,16 +99,47 @@ def test_table5_tiny_run_measures_enl_and_cnr_of_every_method(tmp_path):
 
 
 def test_scarcity_tiny_run_pairs_with_and_without_the_pde_term(tmp_path):
+  from scipy import stats
+  from vision_jax.projects.pinn_denoise import scarcity
   cfg = tiny_study("scarcity")
+  cfg.study.seeds = "0,1"
   text = denoise_study.train(cfg, str(tmp_path))
   assert (tmp_path / "scarcity" / "scarcity.png").exists()
   data = json.loads((tmp_path / "scarcity" / "scarcity.json").read_text())
-  assert data["counts"] == [1, 2] and len(data["with PDE term"]) == 2
-  sub = json.loads((subrun_dir(tmp_path / "scarcity", "n1-pde0") / "results.json").read_text())["methods"]
-  assert data["noisy input"] == pytest.approx(np.mean(sub["noisy input"]["psnr"]))
-  label = next(m for m in sub if "[held-out]" in m)
-  assert data["without PDE term"][0] == pytest.approx(np.mean(sub[label]["psnr"]))
-  assert "train images" in text
+  assert data["counts"] == [1, 2] and data["seeds"] == [0, 1]
+  rows = {r["n"]: r for r in data["rows"]}
+  assert set(rows) == {0, 1, 2}  # 0: the noisy-images-only (selfsup) left end
+  # Every cell is the mean test PSNR of its own sub-run; the series share subset, seed and initialisation.
+  for s in (0, 1):
+    sub = json.loads((subrun_dir(tmp_path / "scarcity", f"n1-s{s}-pde0") / "results.json").read_text())["methods"]
+    label = next(m for m in sub if "[held-out]" in m)
+    assert rows[1]["without_values"][s] == pytest.approx(np.mean(sub[label]["psnr"]))
+    assert data["noisy input"] == pytest.approx(np.mean(sub["noisy input"]["psnr"]))
+  r = rows[2]  # the paired statistics are scipy's on the per-seed values
+  t = stats.ttest_rel(r["with_values"], r["without_values"])
+  assert r["p_t"] == pytest.approx(t.pvalue) and r["mean_diff"] == pytest.approx(
+      np.mean(np.subtract(r["with_values"], r["without_values"])))
+  assert r["p_wilcoxon"] is None  # 2 seeds: below the 6 an exact Wilcoxon needs to reach p < 0.05
+  assert "clean training images" in text and data["verdict"] in text
+
+
+def test_scarcity_subsets_are_nested_by_seed_and_paired_stats_match_scipy():
+  from scipy import stats
+  from vision_jax.projects.pinn_denoise import scarcity
+  a = scarcity.subset_indices(400, 10, 1)
+  assert len(set(a)) == 10 and np.array_equal(a, scarcity.subset_indices(400, 10, 1))
+  assert not np.array_equal(a, scarcity.subset_indices(400, 10, 2))
+  assert np.array_equal(scarcity.subset_indices(5, 10, 0), np.arange(5))
+  w, wo = [30.1, 30.4, 29.8, 30.6, 30.0, 30.3], [29.9, 30.0, 29.9, 30.1, 29.7, 30.0]
+  r = scarcity.paired(w, wo)
+  assert r["p_t"] == pytest.approx(stats.ttest_rel(w, wo).pvalue)
+  assert r["p_wilcoxon"] == pytest.approx(stats.wilcoxon(w, wo, method="exact").pvalue)
+  d = np.subtract(w, wo)
+  half = stats.t.ppf(0.975, 5) * d.std(ddof=1) / np.sqrt(6)
+  assert r["ci95"] == pytest.approx([d.mean() - half, d.mean() + half])
+  from statsmodels.stats.multitest import multipletests
+  assert scarcity.holm([0.01, 0.04, float("nan"), 0.03])[:2] == pytest.approx(
+      list(multipletests([0.01, 0.04, 0.03], method="holm")[1][:2]))
 
 
 def test_table6_tiny_run_reports_self_ensemble_and_gaps_to_bm3d(tmp_path, monkeypatch):

@@ -103,9 +103,12 @@ def test_heldout_refuses_the_validation_image_in_the_test_set():
     run.train(cfg, "/nonexistent/never-created")
 
 
-@pytest.mark.parametrize("protocol", ["oracle", "zeroshot"])
-def test_per_image_protocols_see_exactly_the_data_they_claim(protocol, monkeypatch):
+@pytest.mark.parametrize("protocol,stop", [("oracle", None), ("zeroshot", "discrepancy"), ("zeroshot", "sure")])
+def test_per_image_protocols_see_exactly_the_data_they_claim(protocol, stop, monkeypatch):
   cfg = tiny_config(protocol=protocol)
+  if stop:
+    cfg.zeroshot.stop = stop
+    cfg.sure_tuning.steps, cfg.sure_tuning.grid_size = 4, 2
   model, multiple = model_lib.build_model(cfg)
   test = common.make_test_set("bundled:coins", cfg.noise, 7, 32)
   seen = []
@@ -118,13 +121,20 @@ def test_per_image_protocols_see_exactly_the_data_they_claim(protocol, monkeypat
   monkeypatch.setattr(loop, "fit_in_memory", spy)
   out, info = per_image.run_per_image(cfg, model, multiple, test, protocols.PROTOCOLS[protocol])
   batch = seen[0]
-  np.testing.assert_array_equal(batch["noisy"][0], test.noisys[0])
+  if stop == "sure":  # the variance-stabilised noisy image (unbiased log for speckle), never the clean one
+    from vision_jax.tasks.denoise import self_supervised
+    expected = np.asarray(self_supervised.stabilize(test.noisys[0], cfg.noise).image)
+    np.testing.assert_allclose(batch["noisy"][0], expected, atol=1e-6)
+    assert cfg.noise.kind != "awgn" and not np.allclose(batch["noisy"][0], test.noisys[0])
+  else:
+    np.testing.assert_array_equal(batch["noisy"][0], test.noisys[0])
   weights = protocols.PROTOCOLS[protocol].loss_weights(cfg)
   if protocol == "oracle":
     np.testing.assert_array_equal(batch["clean"][0], test.cleans[0])  # Algorithm 1 fits the clean target
     assert weights["data"] == 1.0
   else:
     assert "clean" not in batch and weights["data"] == 0.0 and weights["perc"] == 0.0
+    assert weights["ic"] == (0.0 if stop == "sure" else float(cfg.loss.weights.ic))  # SURE replaces the IC term
     assert info["stop_steps"] in {"0", "2", "4"}
   assert len(out["psnr"]) == 1 and np.isfinite(out["psnr"][0])
 
@@ -139,8 +149,15 @@ def test_discrepancy_stop_picks_snapshot_with_noise_energy():
 
 def test_protocol_registry_is_the_one_source_of_data_weights_and_labels():
   cfg = tiny_config()
-  assert set(protocols.PROTOCOLS) == {"heldout", "oracle", "zeroshot"}
+  assert set(protocols.PROTOCOLS) == {"heldout", "oracle", "zeroshot", "selfsup"}
   assert not protocols.PROTOCOLS["heldout"].per_image and protocols.PROTOCOLS["oracle"].per_image
+  assert not protocols.PROTOCOLS["selfsup"].per_image and protocols.PROTOCOLS["selfsup"].self_supervised
+  sw = protocols.PROTOCOLS["selfsup"].loss_weights(cfg)
+  assert sw["data"] == sw["perc"] == sw["ic"] == 0.0 and sw["pde"] == float(cfg.loss.weights.pde)
+  cfg.zeroshot.stop = "median"
+  with pytest.raises(ValueError, match="zeroshot.stop='median' is invalid"):
+    protocols.PROTOCOLS["zeroshot"].loss_weights(cfg)
+  cfg.zeroshot.stop = "sure"
   y, c = np.zeros((5, 6, 1), np.float32), np.ones((5, 6, 1), np.float32)
   assert set(protocols.PROTOCOLS["oracle"].fit_batch(y, c, 4)) == {"noisy", "clean"}
   assert set(protocols.PROTOCOLS["zeroshot"].fit_batch(y, c, 4)) == {"noisy"}

@@ -10,7 +10,9 @@ A prior's parameter: --config.prior_params.K=0.1 (unset fields keep the prior's 
 
 Arguments: backbone (unet, resunet, u2net, resu2net, dncnn, tnrd, coord_mlp: zero-shot only), prior (heat, perona_malik,
 mpmc, zg, tensor, tv, none), noise (awgn, poisson_gaussian, speckle, speckle_amplitude), protocol (heldout, oracle,
-zeroshot), small.
+zeroshot, selfsup), small.
+Zero-shot stopping rule: --config.zeroshot.stop=sure (default) or discrepancy; SURE-trained network on noisy training
+images only: protocol=selfsup (--config.selfsup.loss=noise2self needs no sigma).
 """
 
 import ml_collections
@@ -40,7 +42,20 @@ def get_config(arg=None):
   if a["backbone"] == "coord_mlp":  # the coordinate PINN balances IC, PDE and BC itself (no data term exists)
     c.loss.weights = {"data": 0.0, "pde": 1.0, "perc": 0.0, "ic": 1.0, "bc": 0.1}
   c.oracle = ml_collections.ConfigDict({"steps": 150 if small else 500})  # Algorithm 1: 500 epochs
-  c.zeroshot = ml_collections.ConfigDict({"steps": 150 if small else 500, "snapshot_every": 10})
+  # Zero-shot: stop = "sure" (stabilised input, K and tau by SURE, SURE data term, SURE-chosen snapshot) or
+  # "discrepancy" (raw input, configured K and tau, discrepancy-principle snapshot); probes: SURE probes of the
+  # training loss / of each snapshot's SURE; prior_rows: also report the prior itself tuned by SURE and by an oracle.
+  c.zeroshot = ml_collections.ConfigDict({"steps": 150 if small else 500, "snapshot_every": 10, "stop": "sure",
+                                          "probes": 1, "stop_probes": 4, "prior_rows": True})
+  # SURE tuning of a prior on one noisy image (zeroshot.py): `grid_size` geometric values of its swept parameter x
+  # every step 0..steps, dt = dt_fraction x its stability limit, pde.sure_best_setting(z, max_rel_stderr).
+  c.sure_tuning = ml_collections.ConfigDict({"steps": 300, "grid_size": 8, "probes": 4, "z": 2.0, "max_rel_stderr": 0.1,
+                                             "dt_fraction": 0.9, "seed": 0})
+  # protocol=selfsup: the loss on noisy training images ("sure" or "noise2self"), its probes / mask period, and
+  # the seed of the one fixed noisy draw per training image.
+  c.selfsup = ml_collections.ConfigDict({"loss": "sure", "probes": 1, "period": 4, "noise_seed": 4321})
   # The coordinate PINN u(x, y, t) (backbone=coord_mlp, protocol=zeroshot); its loss is config.loss.
   c.coord = ml_collections.ConfigDict({"time": 1.0, "points": 512, "steps": 300 if small else 3000})
+  if a["backbone"] == "coord_mlp":  # no SURE path: its IC term is the only tie to the noisy image
+    c.zeroshot.stop = "discrepancy"
   return c

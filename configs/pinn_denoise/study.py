@@ -1,7 +1,9 @@
 """The honest denoising study of pinn_denoise: Table 4/5/6 analogues and the data-scarcity study.
 
 Small (2 CPU cores):  python -m vision_jax.main --config=configs/pinn_denoise/study.py:small --workdir=runs/study
-One table:            ...study.py:small,run=table4
+One table:            ...study.py:small,run=table4   (table4, table5, table6, scarcity, zeroshot)
+The scarcity study with statistics and the zero-shot table have their own variants: configs/pinn_denoise/scarcity.py,
+configs/pinn_denoise/zeroshot.py.
 Set12 comparison:     ...study.py:run=table6 --config.data.train_dir=../shared/data/denoise/Train400 \
                         --config.eval.data_dir=../shared/data/denoise/Set12
 Rebuild the tables from finished sub-runs (trains nothing): --mode=report
@@ -27,6 +29,9 @@ def get_config(arg=None):
       "looks": "1,4,8",
       "sigmas": "15,25,50",
       "counts": "1,5,10,50,400",
+      "seeds": "0",  # scarcity: one subset + initialisation per seed, the same with and without the PDE term
+      "selfsup": True,  # scarcity: the noisy-images-only (protocol selfsup) networks as the left end
+      "noises": "awgn:15,awgn:25,awgn:50,poisson_gaussian,speckle,speckle_amplitude",  # the zero-shot table's settings
       "dncnn_steps": 0,  # 0 = same as train.steps (the same step budget)
   })
   if a["small"]:

@@ -3,6 +3,8 @@ the one-line verdict that sets a measured number beside the claim that matches i
 
 from __future__ import annotations
 
+import numpy as np
+
 from vision_jax import noise as noise_lib
 
 SOURCE = "seed 002 article 4 (shared/specs/seed-002-a4-pinn-denoising.md)"
@@ -41,3 +43,43 @@ def verdict(config, protocol: str, model_psnr: float) -> str:
   else:
     judge = "reproduced under an honest protocol"
   return f"{claim} {here} Verdict: {judge}."
+
+
+# The claim the scarcity study tests (seed 002 article 4: introduction and conclusion, quoted).
+SCARCITY_CLAIM = "reduces dependence on large-scale labeled datasets"
+SCARCITY_SOURCE = ("seed 002 article 4, introduction (seed line 1919); the conclusion (line 2421): \"By leveraging "
+                   "PDE priors, it reduces dependence on large labeled datasets\"")
+
+
+def scarcity_verdict(rows: list[dict], alpha: float = 0.05) -> str:
+  """One line on the scarcity claim from scarcity.summarize rows (n = 0 is the noisy-images-only end).
+
+  Supported only if (a) without the PDE term the PSNR rises from the smallest to the largest size (there
+  is a dependence on labelled data to reduce), (b) the PDE term gives a significant paired gain (paired t,
+  Holm-adjusted over sizes, alpha) at the smallest size, and (c) the curve with the PDE term rises less.
+  """
+  sized = [r for r in rows if r["n"] > 0]
+  if len(sized) < 2:
+    return "inconclusive: fewer than two training-set sizes were run"
+  lo, hi = sized[0], sized[-1]
+  rise = hi["without"][0] - lo["without"][0]
+  span_with = hi["with"][0] - lo["with"][0]
+  desc = (f"without the PDE term the held-out PSNR changes by {rise:+.2f} dB from {lo['n']} to {hi['n']} clean images, "
+          f"with it by {span_with:+.2f} dB")
+  sig = lambda r: np.isfinite(r["p_t_holm"]) and r["p_t_holm"] < alpha
+  pos = [r["n"] for r in sized if sig(r) and r["mean_diff"] > 0]
+  neg = [r["n"] for r in sized if sig(r) and r["mean_diff"] < 0]
+  gains = ", ".join(f"{r['mean_diff']:+.2f} dB at n={r['n']}" for r in sized)
+  if rise <= 0:
+    return (f"inconclusive: {desc}; the curve without the PDE term does not rise at this budget, so there is no "
+            "dependence on labelled data for the PDE term to reduce")
+  if lo["n"] in pos and span_with < rise:
+    return f"supported at this scale: {desc}; the PDE term's paired gain is significant at n={lo['n']} (gains: {gains})"
+  if neg and not pos:
+    return (f"not reproduced: the PDE term lowers held-out PSNR significantly at n={', '.join(map(str, neg))} "
+            f"(paired t, Holm, alpha {alpha:g}); {desc} (gains: {gains})")
+  if not pos:
+    return (f"not reproduced: no training-set size shows a significant gain from the PDE term (paired t, Holm, "
+            f"alpha {alpha:g}); {desc} (gains: {gains})")
+  return (f"mixed: significant gains at n={', '.join(map(str, pos))}"
+          + (f", losses at n={', '.join(map(str, neg))}" if neg else "") + f"; {desc} (gains: {gains})")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from vision_jax import noise as noise_lib
 from vision_jax.pde import priors as priors_lib
-from vision_jax.projects.pinn_denoise import claims, loss as loss_lib, per_image
-from vision_jax.projects.pinn_denoise.protocols import Protocol, get_protocol
-from vision_jax.tasks.denoise import evaluation, model as model_lib, modes, references, report, supervised
+from vision_jax.projects.pinn_denoise import claims, loss as loss_lib, per_image, selfsup, zeroshot
+from vision_jax.projects.pinn_denoise.protocols import Protocol, get_protocol, zeroshot_stop_rule
+from vision_jax.tasks.denoise import evaluation, model as model_lib, modes, references, report, self_supervised, supervised
 from vision_jax.train import workdir as workdir_lib
 
 BACKBONES = model_lib.IMAGE_BACKBONES + ("coord_mlp",)
@@ -31,6 +31,13 @@ def validate(config) -> Protocol:
   loss_lib.prior_params(config)
   loss_lib.check_loss_config(config, protocol.loss_weights(config))
   references.validate(config)
+  if protocol.self_supervised:
+    if config.backbone == "coord_mlp":
+      raise ValueError("backbone 'coord_mlp' fits one noisy image; protocol 'selfsup' trains an image network")
+    selfsup.check_config(config)
+  if protocol.name == "zeroshot" and zeroshot_stop_rule(config) == "sure":
+    self_supervised.check_loss("sure", config.noise.kind)
+    zeroshot.check_tuning_config(config)
   if protocol.per_image:
     key = "coord.steps" if config.backbone == "coord_mlp" else f"{protocol.name}.steps"
     section, field = key.split(".")
@@ -40,7 +47,7 @@ def validate(config) -> Protocol:
 
 
 def method_label(config) -> str:
-  return f"{config.backbone}-{config.prior} [{get_protocol(config.protocol).label}]"
+  return f"{config.backbone}-{config.prior} [{get_protocol(config.protocol).label_for(config)}]"
 
 
 def heldout_loss(protocol: Protocol):
@@ -54,7 +61,11 @@ def train(config, workdir: str):
   label = method_label(config)
   if not protocol.per_image:
     h = modes.prepare_heldout(config)
-    method, info = modes.fit_heldout(config, workdir, h, heldout_loss(protocol), desc=f"{config.backbone}-{config.prior}")
+    desc = f"{config.backbone}-{config.prior}"
+    if protocol.self_supervised:
+      method, info = selfsup.fit(config, workdir, h, protocol, desc=f"{desc} ({config.selfsup.loss})")
+    else:
+      method, info = modes.fit_heldout(config, workdir, h, heldout_loss(protocol), desc=desc)
     test, val = h.test, h.val
     results = modes.model_rows(config, label, method, test)
   else:
@@ -64,8 +75,15 @@ def train(config, workdir: str):
     workdir_lib.prepare(config, workdir)
     result, info = per_image.run_per_image(config, model, multiple, test, protocol)
     results = {label: result}
-  refs, settings = references.reference_methods(config, test, val)
+  settings = {}
+  if protocol.name == "zeroshot" and config.zeroshot.get("prior_rows", False) and config.prior != "none":
+    rows, tuned = zeroshot.prior_rows(config, test)  # SURE-tuned prior and its oracle-tuned self
+    results.update(rows)
+    info.update({f"{row} settings": "; ".join(", ".join(f"{k}={v:.4g}" for k, v in s.items() if k != "score")
+                                              for s in per) for row, per in tuned.items()})
+  refs, ref_settings = references.reference_methods(config, test, val)
   results.update(refs)
+  settings.update(ref_settings)
   write_report(workdir, config, protocol, test, results, settings, info)
   return results
 
@@ -90,6 +108,9 @@ def eval(config, workdir: str):  # noqa: A001 (mode name)
   if protocol.per_image:
     raise ValueError(f"protocol {protocol.name!r} fits each test image and keeps no checkpoint; --mode=eval needs a "
                      "held-out workdir (protocol=heldout)")
+  if protocol.self_supervised and self_supervised.uses_stabilization(str(config.selfsup.loss), config.noise.kind):
+    raise ValueError(f"--mode=eval of a network trained on stabilised {config.noise.kind} images is not supported "
+                     "(its train run evaluated it); use noise.kind=awgn or selfsup.loss=noise2self")
   return modes.evaluate_checkpoint(config, workdir, method_label(config))
 
 

@@ -5,7 +5,11 @@ study = "table4": backbone x prior PSNR/SSIM under speckle, one table per protoc
 study = "table5": ENL / CNR under speckle L in config.study.looks (regions chosen on the clean image).
 study = "table6": per-image PSNR at AWGN sigma in config.study.sigmas: the held-out model, DnCNN
   trained under the same step budget, BM3D, scikit-image TV / NL-means / wavelet and a tuned PDE prior.
-study = "scarcity": held-out PSNR with and without the PDE term against the number of training images.
+study = "scarcity": held-out PSNR with and without the PDE term against the number of clean training
+  images, over seeds, with paired tests and the noisy-images-only (SURE) left end (scarcity.py).
+study = "zeroshot": denoising without clean images per noise setting: the prior tuned by SURE, the
+  zero-shot PINN fit, the SURE-trained network, next to the oracle-tuned prior, the supervised
+  network and BM3D (zeroshot_table.py).
 
 Each sub-run is a pinn_denoise run in workdir/<study>/<name>-<fingerprint>/: the fingerprint (first
 10 hex digits of vision_jax.train.workdir.fingerprint of the sub-run's full config) keys it, so a
@@ -16,7 +20,6 @@ results.json exists) is read back, so an interrupted study resumes where it stop
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import json
 import os
 
@@ -26,11 +29,11 @@ import numpy as np
 from vision_jax import noise as noise_lib, report
 from vision_jax.config_utils import split_names as _names, with_overrides
 from vision_jax.metrics import image as image_metrics
-from vision_jax.projects.pinn_denoise import claims, run
+from vision_jax.projects.pinn_denoise import claims, run, scarcity as scarcity_lib, zeroshot_table
 from vision_jax.tasks.denoise import evaluation
 from vision_jax.train import workdir as workdir_lib
 
-STUDIES = ("table4", "table5", "table6", "scarcity")
+STUDIES = ("table4", "table5", "table6", "scarcity", "zeroshot")
 _READ_ONLY = contextvars.ContextVar("study_read_only", default=False)
 
 
@@ -156,42 +159,14 @@ def table6(config, workdir: str) -> str:
 
 
 def scarcity(config, workdir: str) -> str:
-  """Does the PDE term help when clean data are scarce? Held-out PSNR vs number of training images."""
-  from vision_jax.data import images as images_lib
-  pool = images_lib.load_images(config.data.train_dir or config.data.train, config.data.get("train_max_size") or None)
-  counts = [n for n in (int(x) for x in _names(config.study.counts)) if n <= len(pool)]
-  if not counts:
-    raise ValueError(f"study.counts={config.study.counts!r} all exceed the {len(pool)} training images available")
-  folder = os.path.join(workdir, "_subsets")
-  pool_key = hashlib.sha1("".join(im.name for im in pool).encode()
-                          + b"".join(np.ascontiguousarray(im.pixels[::8, ::8]).tobytes() for im in pool)).hexdigest()[:8]
-  series = {"with PDE term": [], "without PDE term": []}
-  for n in counts:
-    sub = os.path.join(folder, f"n{n}-{pool_key}")
-    if not os.path.isdir(sub):
-      _write_subset(pool[:n], sub)
-    for label, w in (("with PDE term", float(config.loss.weights.pde)), ("without PDE term", 0.0)):
-      r = sub_run(config, workdir, f"n{n}-pde{w:g}", **{"data.train_dir": sub, "loss.weights.pde": w,
-                                                        "eval.baselines": "", "eval.classical_prior": ""})
-      label_m = next(k for k in r if k not in ("_info", "noisy input"))
-      series[label].append(_mean(r[label_m]))
-      noisy_psnr = _mean(r["noisy input"])  # the same test inputs in every sub-run
-  report.line_plot(os.path.join(workdir, "scarcity.png"), counts, series, "training images", "held-out PSNR (dB)",
-                   f"{config.backbone}-{config.prior}, {noise_lib.noise_label(config.noise)}", logx=True,
-                    references={"noisy input": noisy_psnr})
-  rows = [[n, a, b, a - b, noisy_psnr] for n, a, b in zip(counts, series["with PDE term"], series["without PDE term"])]
-  report.write_json(os.path.join(workdir, "scarcity.json"), {"counts": counts, **series, "noisy input": noisy_psnr})
-  return "\n".join(["# Does the PDE term help when clean data are scarce?", "",
-                    report.markdown_table(["train images", "with PDE", "without PDE", "gain (dB)", "noisy input"], rows), "",
-                    "Figure: scarcity.png", ""])
+  """Held-out PSNR with and without the PDE term vs the number of clean training images, over seeds,
+  with paired tests and the noisy-images-only left end (scarcity.py)."""
+  return scarcity_lib.run_study(config, workdir, sub_run)
 
 
-def _write_subset(images, folder: str) -> None:
-  from skimage import io
-  os.makedirs(folder, exist_ok=True)
-  for im in images:
-    io.imsave(os.path.join(folder, f"{im.name}.png"), (np.clip(im.pixels[..., 0], 0, 1) * 255).round().astype(np.uint8),
-              check_contrast=False)
+def zeroshot(config, workdir: str) -> str:
+  """Denoising without clean images per noise setting, next to oracle and supervised rows (zeroshot_table.py)."""
+  return zeroshot_table.run_table(config, workdir, sub_run)
 
 
 def _numbers(text, name: str, cast=float, minimum=None) -> list:
@@ -220,6 +195,15 @@ def validate_plan(config, studies: list[str]) -> None:
     plans += [{"noise.kind": "awgn", "noise.sigma": s} for s in _numbers(config.study.sigmas, "study.sigmas", float, 0)]
   if "scarcity" in studies:
     _numbers(config.study.counts, "study.counts", int, 1)
+    seeds = _numbers(config.study.get("seeds", "0"), "study.seeds", int, 0)
+    if len(set(seeds)) != len(seeds):
+      raise ValueError(f"study.seeds={config.study.seeds!r} repeats a seed; expected distinct seeds")
+    plans += [{"loss.weights.pde": 0.0, "train.eval_every": 0}]
+    if config.study.get("selfsup", True):
+      plans += [{"protocol": "selfsup"}]
+  if "zeroshot" in studies:
+    for _, fields in zeroshot_table.parse_settings(config.study.noises):
+      plans += [{"protocol": p, **fields} for p in ("zeroshot", "selfsup", "heldout")]
   for fields in plans:
     run.validate(subrun_config(config, **fields))
 
@@ -245,7 +229,7 @@ def report_mode(config, workdir: str):
     _READ_ONLY.reset(token)
 
 
-STUDY_FUNCTIONS = {"table4": table4, "table5": table5, "table6": table6, "scarcity": scarcity}
+STUDY_FUNCTIONS = {"table4": table4, "table5": table5, "table6": table6, "scarcity": scarcity, "zeroshot": zeroshot}
 # Sub-runs are keyed by their own fingerprints, so the study's top-level folder is not locked to one config.
 WORKDIR_POLICY = "subruns"
 MODES = {"train": train, "report": report_mode}
