@@ -118,3 +118,44 @@ def test_involved_components_and_ablation_with_a_planted_component():
   by = {r["components"]: r for r in rows}
   assert by["all"]["test_accuracy"] > 0.95 and by["class direction"]["test_accuracy"] > 0.95
   assert by["others"]["test_accuracy"] < 0.6 and by["none"]["count"] == 0
+
+
+TINY = {"data.options": {"num_train": 64, "num_val": 48, "num_test": 24}, "train.steps": 4, "causal.n": 40,
+        "causal.draws": 2, "explain.num_examples": 4, "explain.ig_steps": 4, "explain.actmax_steps": 2,
+        "train.progress": False, "train.checkpoint_every": 2}
+
+
+def _config(config_loader, **fields):
+  from vision_jax.config_utils import with_overrides
+  return with_overrides(config_loader("causal_localization", "small"), **{**TINY, **fields})
+
+
+@pytest.mark.parametrize("field,value,match", [("causal.k", 1, "causal.k=1"), ("causal.n", 500, "causal.n=500 is invalid"),
+                                               ("explain.methods", "grad_cam,lime", "unknown explain method 'lime'"),
+                                               ("loss.giou_weight", -1.0, "loss.giou_weight=-1.0")])
+def test_bad_config_is_refused_before_the_workdir_exists(config_loader, tmp_path, field, value, match):
+  from vision_jax import main
+  work = tmp_path / "w"
+  with pytest.raises(ValueError, match=match):
+    main.run(_config(config_loader, **{field: value}), str(work), "train")
+  assert not work.exists()
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_the_report_and_report_mode_rerenders_it(config_loader, tmp_path):
+  from vision_jax import main
+  work = str(tmp_path / "w")
+  config = _config(config_loader)
+  res = main.run(config, work, "train")
+  text = open(os.path.join(work, "results.md")).read()
+  for line in ("**Accuracy.** Paper claim", "**Localization.**", "**Causal network.**", "Grad-CAM box", "Ablation",
+               "Explanation quality", "shuffled (control)"):
+    assert line in text
+  assert set(res["causal"]["fractions"]) == {"class_order", "shuffled", "class_order_paper_dof"}
+  os.remove(os.path.join(work, "results.md"))
+  main.run(config, work, "report")
+  assert open(os.path.join(work, "results.md")).read() == text
+  with open(os.path.join(work, "results.json")) as f:
+    assert json.load(f)["sizes"] == {"train": 64, "val": 48, "test": 24}
+  ev = main.run(config, work, "eval")
+  assert ev["accuracy"] == pytest.approx(res["metrics"]["test"]["accuracy"])

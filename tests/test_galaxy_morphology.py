@@ -137,3 +137,43 @@ def test_ig_completeness_and_lime_on_a_planted_half():
   maps = xai.lime_maps(model, v, np.asarray(x[:1]), target[:1], num_samples=150, seed=0, segments=16)
   assert maps.shape == (1, 16, 16)
   assert maps[0, :, :8].mean() > 4 * maps[0, :, 8:].mean()  # superpixels straddling the middle carry some weight
+
+
+TINY = {"data.options": {"num_train": 32, "num_val": 16, "num_test": 16}, "study.epochs": 1, "study.finetune_epochs": 1,
+        "study.pretrain_epochs": 1, "study.pretrain_images": 64, "study.denoisers": "median", "study.tune_images": 4,
+        "explain.num_examples": 4, "explain.lime_samples": 30, "explain.actmax_steps": 2, "explain.ig_steps": 4,
+        "train.progress": False}
+
+
+def _config(config_loader, **fields):
+  from vision_jax.config_utils import with_overrides
+  return with_overrides(config_loader("galaxy_morphology", "small"), **{**TINY, **fields})
+
+
+@pytest.mark.parametrize("field,value,match", [("study.runs", "cnn2,vgg19", "unknown study run 'vgg19'"),
+                                               ("study.denoisers", "bm3d", "unknown denoiser 'bm3d'"),
+                                               ("study.epochs", 0, "study.epochs=0"),
+                                               ("data.source", "bundled:digits", "expected galsim:morphology")])
+def test_bad_config_is_refused_before_the_workdir_exists(config_loader, tmp_path, field, value, match):
+  from vision_jax import main
+  work = tmp_path / "w"
+  with pytest.raises(ValueError, match=match):
+    main.run(_config(config_loader, **{field: value}), str(work), "train")
+  assert not work.exists()
+
+
+@pytest.mark.slow
+def test_tiny_study_writes_every_table_and_resumes_from_finished_subruns(config_loader, tmp_path):
+  import os
+  from vision_jax import main
+  work = str(tmp_path / "w")
+  config = _config(config_loader)
+  main.run(config, work, "train")
+  text = open(os.path.join(work, "results.md")).read()
+  for line in ("**Networks.** Slides: CNN-1 50.1 %", "**Denoisers.**", "CNN-1, raw 0-255 inputs", "ViT (patch 8",
+               "Inputs denoised before fine-tuning", "IG completeness error", "Global surrogate of CNN-2"):
+    assert line in text
+  finished = sorted(os.listdir(os.path.join(work, "runs")))
+  assert len(finished) == 2 + 8 + 1  # two pretraining runs, the eight networks, one denoiser run
+  main.run(config, work, "train")  # every sub-run is read back: nothing new appears
+  assert sorted(os.listdir(os.path.join(work, "runs"))) == finished

@@ -222,6 +222,33 @@ def test_imagenet_normalisation_wraps_a_classifier():
                              atol=1e-6)
 
 
+def test_precise_batch_stats_make_eval_mode_equal_train_mode_on_the_same_images():
+  import flax.linen as nn
+  from vision_jax.train.state import apply_model
+
+  class TwoBN(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+      x = nn.BatchNorm(use_running_average=not train, momentum=0.99)(x)
+      x = nn.relu(nn.Dense(6)(x.reshape(x.shape[0], -1)))
+      x = nn.BatchNorm(use_running_average=not train, momentum=0.99)(x)
+      return nn.Dense(2)(x), {}
+
+  model = TwoBN()
+  x = jnp.asarray(np.random.default_rng(9).normal(2.0, 3.0, (64, 4, 4, 1)), jnp.float32)
+  variables = model.init(jax.random.key(0), x)
+  state = {"params": variables["params"], "batch_stats": variables["batch_stats"]}
+  precise = cnn.precise_batch_stats(model, state, np.asarray(x), momentum=0.99)
+  stats0 = precise["batch_stats"]["BatchNorm_0"]
+  np.testing.assert_allclose(stats0["mean"], [np.asarray(x).mean()], rtol=1e-4)  # per channel over N, H, W
+  np.testing.assert_allclose(stats0["var"], [np.asarray(x).var()], rtol=1e-3)
+  train_out, _, _ = apply_model(model, state["params"], state["batch_stats"], x, True)
+  eval_out, _, _ = apply_model(model, precise["params"], precise["batch_stats"], x, False)
+  np.testing.assert_allclose(eval_out, train_out, atol=2e-3)
+  stale, _, _ = apply_model(model, state["params"], state["batch_stats"], x, False)
+  assert np.abs(np.asarray(stale) - np.asarray(train_out)).max() > 0.1  # the initial statistics are far off
+
+
 def test_seed_config_sets_split_seed_steps_and_one_evaluation_per_epoch(config_loader):
   from vision_jax.config_utils import with_overrides
   config = with_overrides(config_loader("pv_soiling", "small"), **{

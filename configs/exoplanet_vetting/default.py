@@ -1,6 +1,6 @@
 """Exoplanet TCE vetting (seed 002 article 12): VGG19-1D -> t-SNE -> CFM + XGBoost, paper vs honest protocols.
 
-Small (2 CPU cores, under 15 minutes: 1000 simulated curves, VGG19-1D at width x0.25, 40 epochs, 500 t-SNE
+Small (2 CPU cores, under 15 minutes: 1000 simulated curves, VGG19-1D at width x0.25, 100 epochs, 500 t-SNE
 iterations, 20 flow-matching noise levels x 10 noise copies):
     python -m vision_jax.main --config=configs/exoplanet_vetting/default.py:small --workdir=runs/exoplanet_small
 Full size (DR24-sized simulation, standard VGG19-1D with the 2560-d feature, 300 epochs, 3000 t-SNE iterations;
@@ -50,7 +50,7 @@ def get_config(arg=None):
   c.optim = ml_collections.ConfigDict({"name": "adam", "lr": 1e-3, "schedule": "constant", "warmup_steps": 0,
                                        "weight_decay": 0.0, "grad_clip": 0.0})
   c.train = ml_collections.ConfigDict({
-      "epochs": 40 if small else 300,  # "until overfitting"; the paper: 300
+      "epochs": 100 if small else 300,  # "until overfitting" (small: 99.6 % training accuracy); the paper: 300
       "log_every": 25, "checkpoint_every": 500, "eval_every": 0, "keep_checkpoints": 1, "progress": True,
   })
   c.tsne = ml_collections.ConfigDict({"perplexity": 50.0, "max_iter": 500 if small else 3000, "seed": 0})

@@ -139,6 +139,18 @@ def add_corner_marker(image, size_fraction: float = 0.09, value: float = 0.97) -
   return img
 
 
+def corner_marker_box(shape, size_fraction: float = 0.09, margin: float = 0.03) -> np.ndarray:
+  """(H, W) bool box around where add_corner_marker paints (its bars plus `margin` x side on each side):
+  the region whose share of a saliency map measures reliance on the marker."""
+  h, w = shape
+  side = min(h, w)
+  off, length = max(int(round(0.04 * side)), 1), max(int(round(size_fraction * side)), 3)
+  pad = int(round(margin * side))
+  box = np.zeros((h, w), bool)
+  box[max(off - pad, 0):off + length + pad, max(off - pad, 0):off + length + pad] = True
+  return box
+
+
 def chest_phantom(rng: np.random.Generator, size: int = 128, finding: str = "normal", severity: float | None = None):
   """One phantom radiograph.
 

@@ -103,7 +103,11 @@ def pareto_sets(rows: Sequence[Mapping], performance: str = "wS") -> dict:
 
 # ----------------------------------------------------------------------------- radar (stage 2)
 def radar_complement(cost: Sequence[float]) -> np.ndarray:
-  """Eq. 5: c^C = 1 - (1 / mean(c)) * (c / max(c)), over the set being scored; (n,) -> (n,)."""
+  """Eq. 5: c^C = 1 - (1 / mean(c)) * (c / max(c)), over the set being scored; (n,) -> (n,).
+
+  Unit-dependent: c^C lies in [1 - 1 / mean(c), 1), negative for the costliest rows when mean(c) < 1.
+  The paper's units (MB, MFLOPs, seconds on its test sets) all have means > 1; keep that property
+  (e.g. time in milliseconds for small test sets)."""
   c = np.asarray(cost, np.float64)
   if c.size == 0 or c.max() <= 0:
     raise ValueError(f"costs {c.tolist()} are invalid; expected at least one and a positive maximum")

@@ -21,18 +21,24 @@ from vision_jax import explain as ex
 from vision_jax import report as report_lib
 from vision_jax.config_utils import split_names
 from vision_jax.explain import evaluation
+from vision_jax.metrics import boxes as B, granger
 from vision_jax.projects.causal_localization import analysis, baselines, claims, problem
-from vision_jax.projects.causal_localization.report import render, save_examples
+from vision_jax.projects.causal_localization.report import explain_markdown, render, save_examples
 from vision_jax.train import loop, state as state_lib, workdir as workdir_lib
 
 
-def validate(config, s: problem.Setup) -> None:
+def validate(config) -> None:
+  """Checks the causal and explain fields from the config alone (before any data is made)."""
   c = config.causal
-  if not 2 <= int(c.k) <= s.model.num_filters * 2 ** (len(s.model.stage_sizes) - 1) * 4:
-    raise ValueError(f"causal.k={c.k!r} is invalid; expected 2 <= k <= the pooled feature size")
-  if int(c.n) > len(s.val) or int(c.n) < 4 * (int(c.p) + int(c.q)) + 10:
-    raise ValueError(f"causal.n={c.n!r} is invalid; expected {4 * (int(c.p) + int(c.q)) + 10} <= n <= {len(s.val)} "
-                     "validation images")
+  kw = dict(config.model.get("kwargs", {}) or {})
+  feature_dim = int(kw.get("num_filters", 16)) * 2 ** (len(kw.get("stage_sizes", (2, 2, 2))) - 1) * 4
+  if not 2 <= int(c.k) <= feature_dim:
+    raise ValueError(f"causal.k={c.k!r} is invalid; expected 2 <= k <= {feature_dim} (the pooled feature size)")
+  n_val = int(dict(config.data.get("options", {}) or {}).get("num_val", 0) or 0)
+  low = 4 * (int(c.p) + int(c.q)) + 10
+  if int(c.n) < low or (n_val and int(c.n) > n_val):
+    raise ValueError(f"causal.n={c.n!r} is invalid; expected {low} <= n <= the number of validation images"
+                     + (f" ({n_val})" if n_val else ""))
   if not 0 < float(c.alpha) < 1 or int(c.draws) < 1 or min(int(c.p), int(c.q)) < 1:
     raise ValueError(f"causal.alpha={c.alpha!r}, draws={c.draws!r}, p={c.p!r}, q={c.q!r}; expected 0 < alpha < 1, "
                      "draws >= 1, lags >= 1")
@@ -40,8 +46,15 @@ def validate(config, s: problem.Setup) -> None:
   bad = [m for m in names if m not in ex.METHODS]
   if bad:
     raise ValueError(f"unknown explain method {bad[0]!r}; valid: {', '.join(sorted(ex.METHODS))}")
-  if not 1 <= int(config.explain.num_examples) <= len(s.test):
-    raise ValueError(f"explain.num_examples={config.explain.num_examples!r} is invalid; expected 1..{len(s.test)}")
+  if int(config.explain.num_examples) < 1:
+    raise ValueError(f"explain.num_examples={config.explain.num_examples!r} is invalid; expected >= 1")
+
+
+def check_sizes(config, s: problem.Setup) -> None:
+  if int(config.causal.n) > len(s.val):
+    raise ValueError(f"causal.n={config.causal.n!r} exceeds the {len(s.val)} validation images")
+  if int(config.explain.num_examples) > len(s.test):
+    raise ValueError(f"explain.num_examples={config.explain.num_examples!r} exceeds the {len(s.test)} test images")
 
 
 def explanation_table(config, s: problem.Setup, state, preds: dict, out_dir: str) -> dict:
@@ -77,8 +90,9 @@ def explanation_table(config, s: problem.Setup, state, preds: dict, out_dir: str
 
 
 def train(config, workdir: str) -> dict:
+  validate(config)
   s = problem.setup(config)
-  validate(config, s)
+  check_sizes(config, s)
   workdir_lib.prepare(config, workdir)
   prob = problem.make_problem(config, s)
   res = loop.fit(prob, config, workdir, desc="causal_localization")
@@ -92,7 +106,6 @@ def train(config, workdir: str) -> dict:
   # baselines on the same test images
   test_pred = preds["test"]["logits"].argmax(-1)
   mean_boxes = baselines.mean_box(s.train.aux["boxes"], len(s.test))
-  from vision_jax.metrics import boxes as B
   base = {"mean training box (class from the network)": B.localization_metrics(
       test_pred, mean_boxes, s.test.labels, s.test.aux["all_boxes"], s.test.aux["box_image"])}
   val_maps = baselines.cam_maps(s.model, state, s.val.images, preds["val"]["logits"].argmax(-1).astype(np.int32))
@@ -179,18 +192,17 @@ def eval(config, workdir: str) -> dict:  # noqa: A001 (mode name)
 
 
 def explain(config, workdir: str) -> dict:
+  validate(config)
   s = problem.setup(config)
-  validate(config, s)
+  check_sizes(config, s)
   state, _ = problem.restore(config, workdir, s)
   bs = int(config.eval.batch_size)
   preds = {split: problem.predict(s.model, state, d.images, bs) for split, d in (("train", s.train), ("test", s.test))}
-  from vision_jax.metrics import granger
   pca = granger.pca_eigh(preds["train"]["features"], int(config.causal.k))
   preds["train_pca"] = pca["scores"]
   preds["test_pca"] = (preds["test"]["features"] - pca["mean"]) @ pca["components"]
   out_dir = os.path.join(workdir, "explain")
   xai = explanation_table(config, s, state, preds, out_dir)
-  from vision_jax.projects.causal_localization.report import explain_markdown
   text = explain_markdown(xai)
   report_lib.write_text_atomic(os.path.join(out_dir, "explain.md"), text)
   report_lib.write_json(os.path.join(out_dir, "explain.json"), xai)

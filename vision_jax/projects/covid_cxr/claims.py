@@ -121,8 +121,12 @@ def verdict(consistency: dict, findings: dict) -> str:
            "dataset: synthetic phantoms, no ImageNet weights) - not reproduced, not refuted"]
   if findings:
     fall, drop = findings.get("shortcut_coverage_falls"), findings.get("shortcut_mcc_drops")
+    fall_hires = findings.get("shortcut_coverage_falls_hires")
     if fall is not None and drop is not None:
-      outcome = "verified" if fall and drop else ("refuted" if not fall and not drop else "partly verified")
+      any_fall = fall or bool(fall_hires)
+      outcome = "verified" if any_fall and drop else ("refuted" if not any_fall and not drop else "partly verified")
+      hires = "" if fall_hires is None else f", on the finer layer: {'yes' if fall_hires else 'no'}"
       parts.append(f"the expected shortcut finding (lung coverage falls and clean-test MCC drops) is {outcome} "
-                   f"(coverage falls: {'yes' if fall else 'no'}, MCC drops: {'yes' if drop else 'no'})")
+                   f"(coverage falls on the last feature map: {'yes' if fall else 'no'}{hires}; "
+                   f"MCC drops: {'yes' if drop else 'no'})")
   return "; ".join(parts) + "."

@@ -89,17 +89,24 @@ def run(config, sub_dir: str, out_dir: str) -> dict:
   maps = xai.grad_cam_maps(model, state, test.images[idx], targets)
   cov_otsu = xai.lung_coverage(maps, test.aux["otsu_masks"][idx])
   cov_true = xai.lung_coverage(maps, test.masks[idx])
+  layer = str(config.explain.get("hires_layer", "") or "")
+  hires = xai.grad_cam_maps(model, state, test.images[idx], targets, layer=layer) if layer else None
+  cov_hires = xai.lung_coverage(hires, test.masks[idx]) if layer else None
   examples, texts = [], []
   for j, i in enumerate(idx):
     name = example_name(test, i)
     reason = str(test.aux["otsu_reason"][i])
     text = rules.explanation(name, float(probs[i]), threshold, float(cov_otsu[j]), coverage_true=float(cov_true[j]),
                              fallback=reason, within=within, mixed=mixed)
+    if layer:
+      text += (f"\n  Grad-CAM on {layer} (finer): {cov_hires[j]:.1f} % inside the true lung mask -> "
+               f"{rules.attention_rule(float(cov_hires[j]), within, mixed).name}.")
     texts.append(f"[{outcome_of(test.labels[i], preds[i])}] " + text)
     examples.append({"name": name, "index": int(i), "outcome": outcome_of(test.labels[i], preds[i]),
                      "label": int(test.labels[i]), "prob": float(probs[i]), "coverage_otsu": float(cov_otsu[j]),
                      "coverage_true": float(cov_true[j]), "rule": rules.attention_rule(float(cov_otsu[j]), within, mixed).name,
-                     "otsu_fallback": reason, "text": text})
+                     "otsu_fallback": reason, "text": text,
+                     **({"coverage_true_hires": float(cov_hires[j])} if layer else {})})
   n_sanity = min(int(config.explain.sanity_examples), len(test))
   sanity = []
   if bool(config.explain.sanity) and n_sanity:
@@ -121,14 +128,20 @@ def run(config, sub_dir: str, out_dir: str) -> dict:
            f"First {n_sanity} {config.explain.split} images; near 0 once the top layers are random passes, near 1 "
            "would mean the map ignores the learned weights.", "",
            report_lib.markdown_table(["last parameter group randomized", "mean rho"], sanity, 3), ""]
+  files = ["overlays.png", "explanations.md", "explanations.txt"]
+  if layer:
+    overlay_figure(os.path.join(out_dir, f"overlays_{layer}.png"), test.aux["raw"][idx], hires, test.masks[idx],
+                   test.aux["otsu_masks"][idx], [c.split("  lungs")[0] + f"  lungs {v:.0f}% (true, {layer})"
+                                                 for c, v in zip(captions, cov_hires)],
+                   f"Grad-CAM on {layer} ({config.explain.cam_target} class), full model step {step}")
+    files.append(f"overlays_{layer}.png")
   report_lib.write_text_atomic(os.path.join(out_dir, "explanations.md"), "\n".join(md))
   report_lib.write_text_atomic(os.path.join(out_dir, "explanations.txt"), "\n\n".join(texts) + "\n")
   result = {"step": step, "threshold": threshold, "examples": examples, "sanity": sanity,
-            "sanity_examples": n_sanity, "rules": {"within": within, "mixed": mixed},
-            "files": ["overlays.png", "explanations.md", "explanations.txt"]}
+            "sanity_examples": n_sanity, "rules": {"within": within, "mixed": mixed}, "files": files}
   report_lib.write_json(os.path.join(out_dir, FILE), result)
   print("\n\n".join(texts))
-  print(f"wrote {out_dir}/overlays.png, explanations.md, explanations.txt, {FILE}")
+  print(f"wrote {out_dir}/{', '.join(files)}, {FILE}")
   return result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import ml_collections
 
@@ -57,13 +58,27 @@ def _runs(config, workdir: str, names, read_only: bool) -> dict:
 
 
 def train(config, workdir: str) -> dict:
+  t0, load0 = time.time(), os.getloadavg()[0]
   names = validate(config)
   os.makedirs(workdir, exist_ok=True)
   runs = _runs(config, workdir, names, read_only=False)
   base = baselines(config, workdir)
   explained = explain_lib.run(subrun_config(config, "full"), subrun_dir(config, workdir, "full"),
                               os.path.join(workdir, "explain")) if bool(config.explain.after_train) else None
-  return report.write(config, workdir, runs, explained, base)
+  timing = {"wall_seconds": time.time() - t0, "load_average_start": load0, "load_average_end": os.getloadavg()[0],
+            "cpu_count": os.cpu_count(), "models": names}
+  report_lib.write_json(os.path.join(workdir, TIMING_FILE), timing)
+  return report.write(config, workdir, runs, explained, base, timing)
+
+
+TIMING_FILE = "timing.json"
+
+
+def _read_json(path):
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
 
 
 BASELINES_FILE = "baselines.json"
@@ -87,12 +102,8 @@ def report_mode(config, workdir: str) -> dict:
     raise FileNotFoundError(f"workdir {workdir!r} does not exist; run --mode=train first")
   runs = _runs(config, workdir, names, read_only=True)
   explained = explain_lib.read(os.path.join(workdir, "explain"))
-  path = os.path.join(workdir, BASELINES_FILE)
-  base = None
-  if os.path.exists(path):
-    with open(path) as f:
-      base = json.load(f)
-  return report.write(config, workdir, runs, explained, base)
+  base = _read_json(os.path.join(workdir, BASELINES_FILE))
+  return report.write(config, workdir, runs, explained, base, _read_json(os.path.join(workdir, TIMING_FILE)))
 
 
 def explain_mode(config, workdir: str) -> dict:

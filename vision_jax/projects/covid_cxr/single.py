@@ -8,7 +8,9 @@ fields it was computed with and is recomputed when they change.
 summary.json: test metrics at 0.5 and at the validation-chosen threshold (with stratified bootstrap 95 %
 intervals), the Table 2 sweep, the MCC plateau, ROC / PR points, Grad-CAM lung coverage per test image
 against the true and the Otsu masks, the Otsu mask's Dice with the true mask and its fallbacks, and for
-marker runs the same metrics on a marked test set (the confounded, in-distribution view).
+marker runs (or eval.marked_test) the same metrics on the test split with the marker painted at the
+training rates (the confounded view), with the share of Grad-CAM energy in the marker's corner box on the
+marked images (and on the same images without the marker).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from __future__ import annotations
 import json
 import os
 
+import jax
 import numpy as np
 
 from vision_jax import report as report_lib
+from vision_jax.data import chest_xray as cx
 from vision_jax.projects.covid_cxr import evaluation, pipeline as pl, training, xai
 from vision_jax.train import loop, state as state_lib, workdir as workdir_lib
 from vision_jax.train.workdir import EVAL_PREFIXES, flatten
@@ -47,21 +51,49 @@ def build_model(config, channels: int):
   return get_classifier(str(config.model.name), 1, in_channels=channels, **dict(config.model.get("kwargs", {}) or {}))
 
 
+PRECISE_BN = "precise_bn.npz"
+
+
+def save_batch_stats(path: str, stats) -> None:
+  from flax import traverse_util
+  flat = traverse_util.flatten_dict(jax.device_get(stats), sep="/")
+  np.savez(path, **{k: np.asarray(v) for k, v in flat.items()})
+
+
+def load_batch_stats(path: str) -> dict:
+  from flax import traverse_util
+  with np.load(path, allow_pickle=False) as f:
+    return traverse_util.unflatten_dict({k: f[k] for k in f.files}, sep="/")
+
+
 def restore_best(config, workdir: str, channels: int, image_hw) -> tuple[object, dict, int]:
-  """(model, state, step) of the run's selected checkpoint (best by train.select_metric, else latest)."""
+  """(model, state, step) of the run's selected checkpoint (best by train.select_metric, else latest), with
+  the precise BatchNorm statistics that its evaluation used (workdir/precise_bn.npz) when present."""
   model = build_model(config, channels)
   problem = loop.TrainProblem(model, np.zeros((1, *image_hw, channels), np.float32), None, None)
   which = "best" if config.train.get("select_metric", "") else "latest"
   state, step = loop.restore_state(problem, config, workdir, which=which)
+  path = os.path.join(workdir, PRECISE_BN)
+  if os.path.exists(path):
+    state = {**state, "batch_stats": load_batch_stats(path)}
   return model, state, int(step)
 
 
 def coverage_of(config, model, state, data, probs) -> dict:
-  """Grad-CAM lung coverage (percent) of every image of `data` against its true and Otsu masks."""
+  """Grad-CAM lung coverage (percent) of every image of `data` against its true and Otsu masks, on the last
+  feature map (the paper's) and, when explain.hires_layer names a submodule, on its output ("*_hires")."""
   targets = xai.cam_targets(probs, float(config.eval.threshold), str(config.explain.cam_target))
   maps = xai.grad_cam_maps(model, state, data.images, targets)
-  return {"true": xai.lung_coverage(maps, data.masks), "otsu": xai.lung_coverage(maps, data.aux["otsu_masks"]),
-          "targets": targets}
+  box = np.broadcast_to(cx.corner_marker_box(data.images.shape[1:3]), data.masks.shape)
+  out = {"true": xai.lung_coverage(maps, data.masks), "otsu": xai.lung_coverage(maps, data.aux["otsu_masks"]),
+         "marker_box": xai.lung_coverage(maps, box), "targets": targets}
+  layer = str(config.explain.get("hires_layer", "") or "")
+  if layer:
+    hires = xai.grad_cam_maps(model, state, data.images, targets, layer=layer)
+    out.update({"true_hires": xai.lung_coverage(hires, data.masks),
+                "otsu_hires": xai.lung_coverage(hires, data.aux["otsu_masks"]),
+                "marker_box_hires": xai.lung_coverage(hires, box)})
+  return out
 
 
 def evaluate(config, model, state, val, test, marked_test=None) -> dict:
@@ -89,7 +121,10 @@ def evaluate(config, model, state, val, test, marked_test=None) -> dict:
          "curves": {k: np.asarray(v).tolist() if k != "average_precision" else v
                     for k, v in evaluation.curves(test.labels, probs).items()},
          "test_labels": test.labels.tolist(), "test_probs": probs.tolist(),
+         "test_index": test.aux["index"].tolist(), "test_source_class": test.aux["source_class"].tolist(),
          "coverage_true": cov["true"].tolist(), "coverage_otsu": cov["otsu"].tolist(),
+         **({"coverage_true_hires": cov["true_hires"].tolist(), "coverage_otsu_hires": cov["otsu_hires"].tolist()}
+            if "true_hires" in cov else {}),
          "cam_targets": cov["targets"].tolist(),
          "otsu_dice": pl.dice(test.aux["otsu_masks"], test.masks).tolist(),
          "lung_area_true": (100.0 * test.masks.mean(axis=(1, 2))).tolist(),
@@ -101,9 +136,18 @@ def evaluate(config, model, state, val, test, marked_test=None) -> dict:
   if marked_test is not None:
     mprobs = training.predict_probs(model, state, marked_test.images, bs)
     mcov = coverage_of(config, model, state, marked_test, mprobs)
+    marked = marked_test.aux["marker"]
     out["marked_test"] = {"at_default": evaluation.binary_metrics(marked_test.labels, mprobs, t0),
                           "coverage_true": mcov["true"].tolist(), "coverage_otsu": mcov["otsu"].tolist(),
-                          "markers": int(np.sum(marked_test.aux["marker"]))}
+                          "markers": int(np.sum(marked)),
+                          "marker_energy": float(np.mean(mcov["marker_box"][marked])) if marked.any() else 0.0,
+                          "marker_energy_clean": float(np.mean(cov["marker_box"][marked])) if marked.any() else 0.0,
+                          "marker_box_area": float(100 * cx.corner_marker_box(test.images.shape[1:3]).mean())}
+    if "true_hires" in mcov:
+      out["marked_test"].update({
+          "coverage_true_hires": mcov["true_hires"].tolist(),
+          "marker_energy_hires": float(np.mean(mcov["marker_box_hires"][marked])) if marked.any() else 0.0,
+          "marker_energy_clean_hires": float(np.mean(cov["marker_box_hires"][marked])) if marked.any() else 0.0})
   return out
 
 
@@ -119,8 +163,8 @@ def run(config, workdir: str, name: str = "full", read_only: bool = False) -> di
   val = training.load_eval_split(config, s, "val")
   test = training.load_eval_split(config, s, "test")
   marked = None
-  if bool(config.data.options.get("marker", False)):
-    marked = training.load_eval_split(config, s, "test", marker_splits="train,val,test")
+  if bool(config.data.options.get("marker", False)) or bool(config.eval.get("marked_test", False)):
+    marked = training.load_eval_split(config, s, "test", marker=True, marker_splits="train,val,test")
   workdir_lib.prepare(config, workdir, ignore=EVAL_PREFIXES)
   problem = training.make_problem(config, s, val)
   res = loop.fit(problem, config, workdir, desc=f"covid_cxr {name}")
@@ -132,6 +176,11 @@ def run(config, workdir: str, name: str = "full", read_only: bool = False) -> di
     state, step = loop.restore_state(problem, config, workdir, which="best")
     info.update({"selected_by": res.best["metric"], "selected_value": res.best["value"], "selected_step": int(step),
                  "stopped_early": bool(res.best["stopped_early"])})
+  batches = training.calibration_batches(s.train, config)
+  if batches:
+    state = training.calibrated(s.model, state, batches)
+    save_batch_stats(os.path.join(workdir, PRECISE_BN), state["batch_stats"])
+    info["precise_bn_batches"] = len(batches)
   summary = {"name": name, "channels": list(pl._names(config.data.options.get("channels", pl.CHANNELS))),
              "isolate": bool(config.data.options.get("isolate", True)),
              "marker": bool(config.data.options.get("marker", False)), "step": int(step), "info": info,

@@ -92,7 +92,7 @@ def _phantom_pool(seed: int, num_images: int, size: int, prevalence: float):
   return cx.make_chest_phantoms(rng, num_images, size, prevalence)
 
 
-@functools.lru_cache(maxsize=12)
+@functools.lru_cache(maxsize=24)  # the study's variants (isolation x marker x split) all stay cached
 def _phantom_split(seed, num_images, size, prevalence, split, marker_on, rates, p_stack: pl.Pipeline):
   images, labels, lungs, aux = _phantom_pool(seed, num_images, size, prevalence)
   idx = _split_index(aux["finding"], labels, split, seed)

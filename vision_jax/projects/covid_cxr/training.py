@@ -12,6 +12,11 @@ restore, check_images_match).
   the [0, 1] -> [-1, 1] scaling (`model_input`).
 - Validation: MCC, accuracy, F1, AUC and log loss of p = sigmoid(logit) at threshold 0.5, for early
   stopping by train.select_metric = "val_mcc".
+- Precise BatchNorm statistics: every evaluation (validation, test, Grad-CAM) uses BatchNorm population
+  statistics averaged over train.precise_bn_batches fixed training batches (Wu & Johnson 2021) instead of
+  the running averages, whose momentum 0.99 makes them lag the weights for hundreds of steps when training
+  from scratch (the small run's validation MCC at step 300: 0.33 with the running averages, 0.93 with
+  precise statistics, same weights).
 """
 
 from __future__ import annotations
@@ -195,9 +200,74 @@ def validation_scalars(labels, probs) -> dict:
 
 
 def make_problem(config, s: Setup, val: data_lib.ClassificationData | None) -> loop.TrainProblem:
+  """The TrainProblem; its eval_fn scores the validation split with precise BatchNorm statistics
+  (train.precise_bn_batches fixed training batches; 0: the running averages)."""
   eval_fn = None
   if val is not None:
+    batches = calibration_batches(s.train, config)
+
     def eval_fn(state, step):
+      state = calibrated(s.model, state, batches)
       return validation_scalars(val.labels, predict_probs(s.model, state, val.images, int(config.eval.batch_size)))
   example = np.zeros((1, *s.train.images.shape[1:]), np.float32)
   return loop.TrainProblem(s.model, example, make_loss_fn(s.model, config), make_batch_fn(s.train, config), eval_fn)
+
+
+# ----------------------------------------------------------------------------- precise BatchNorm statistics
+def _bn_input_moments(model, variables, x):
+  """{BatchNorm module path: (mean, biased variance) of its input over (N, H, W)} in a train-mode forward pass."""
+  import flax.linen as nn
+  moments = {}
+
+  def interceptor(next_fun, args, kwargs, context):
+    if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
+      h = args[0]
+      axes = tuple(range(h.ndim - 1))
+      moments[tuple(context.module.path)] = (jnp.mean(h, axes), jnp.var(h, axes))
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(interceptor):
+    model.apply(variables, x, train=True, mutable=["batch_stats"])
+  return moments
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _moments_jit(model, variables, x):
+  return _bn_input_moments(model, variables, x)
+
+
+def calibration_batches(train: data_lib.ClassificationData, config) -> list[np.ndarray]:
+  """The fixed training batches (no augmentation) that precise BN averages over: the first
+  train.precise_bn_batches batches of the balanced order of epoch 0 at seed config.seed + 1."""
+  k, bs = int(config.train.get("precise_bn_batches", 0)), int(config.data.batch_size)
+  order = oversample_indices(train.labels, np.random.default_rng([int(config.seed) + 1, 0]))
+  k = min(k, len(order) // bs)
+  return [model_input(train.images[order[i * bs:(i + 1) * bs]]) for i in range(k)]
+
+
+def precise_batch_stats(model, state, batches) -> dict:
+  """Population statistics of every BatchNorm layer (Wu & Johnson 2021, "precise BN"): the average over
+  `batches` of each layer's train-mode input mean and (biased) variance, with the weights of `state`.
+  Replaces the running averages (momentum 0.99), which lag the weights early in training."""
+  from flax import traverse_util
+  variables = state_lib.model_variables(state)
+  sums = None
+  for x in batches:
+    m = jax.device_get(_moments_jit(model, variables, jnp.asarray(x)))
+    sums = m if sums is None else {k: (sums[k][0] + v[0], sums[k][1] + v[1]) for k, v in m.items()}
+  flat = {}
+  for path, (mean, var) in sums.items():
+    flat[(*path, "mean")] = np.asarray(mean / len(batches), np.float32)
+    flat[(*path, "var")] = np.asarray(var / len(batches), np.float32)
+  stats = traverse_util.unflatten_dict(flat)
+  ref = traverse_util.flatten_dict(state["batch_stats"])
+  if set(ref) != set(flat):
+    raise ValueError(f"precise BN found {len(flat)} statistics but the model has {len(ref)}; expected the same layers")
+  return stats
+
+
+def calibrated(model, state, batches) -> dict:
+  """The state with its BatchNorm running averages replaced by precise_batch_stats (no-op without batches)."""
+  if not batches or not jax.tree.leaves(state.get("batch_stats", {})):
+    return state
+  return {**state, "batch_stats": precise_batch_stats(model, state, batches)}

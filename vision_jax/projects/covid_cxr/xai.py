@@ -6,6 +6,10 @@ d(-z) / dA for a non-COVID one (the paper leaves the target of a "Normal" predic
 logit, "evidence for Normal" is evidence against COVID). `SignedLogit` turns the logit z into two
 columns (-z, z), so class ids 0 / 1 select the sign and the library's explainers and sanity check apply.
 
+`layer_grad_cam` is the same Grad-CAM on the output of a named top-level submodule (e.g. Xception's
+"block3", 16 x 16 at 128 px: the resolution the paper's last layer has at 512 px), through
+flax.linen.intercept_methods; at 128 px the last feature map is only 4 x 4.
+
 Coverage (the paper's E_lung / E_total x 100): sum(H M) / sum(H) x 100 with H the upsampled Grad-CAM
 map and M a lung mask (vision_jax.explain.checks.energy_in_mask). The paper's M is the algorithmic
 Otsu mask (pipeline.safe_lung_mask); this project also reports it against the true mask.
@@ -14,7 +18,10 @@ Otsu mask (pipeline.safe_lung_mask); this project also reports it against the tr
 from __future__ import annotations
 
 import dataclasses
+import functools
 
+import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -53,10 +60,13 @@ def cam_targets(probs, threshold: float, kind: str = "predicted") -> np.ndarray:
   return np.ones(p.shape, np.int32) if kind == "covid" else (p >= threshold).astype(np.int32)
 
 
-def grad_cam_maps(model, state, images, targets, batch_size: int = 32) -> np.ndarray:
-  """Grad-CAM (N, H, W) in [0, 1] of [0, 1] channel images (N, H, W, C) for class ids `targets` (N,)."""
+def grad_cam_maps(model, state, images, targets, batch_size: int = 32, layer: str = "") -> np.ndarray:
+  """Grad-CAM (N, H, W) in [0, 1] of [0, 1] channel images (N, H, W, C) for class ids `targets` (N,), on the
+  last feature map (layer "") or on the output of submodule `layer` (layer_grad_cam)."""
   variables = state_lib.model_variables(state)
-  fn = SignedLogit(model)
+  signed = SignedLogit(model)
+  fn = (lambda v, x, t: ex.grad_cam(signed, v, x, t)) if not layer else \
+      (lambda v, x, t: layer_grad_cam(model, v, x, t, layer))
   n = len(images)
   bs = max(1, min(int(batch_size), n))
   out = []
@@ -67,8 +77,45 @@ def grad_cam_maps(model, state, images, targets, batch_size: int = 32) -> np.nda
     if pad:
       x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), np.float32)])
       t = np.concatenate([t, np.zeros(pad, np.int32)])
-    out.append(np.asarray(ex.grad_cam(fn, variables, x, t))[:bs - pad])
+    out.append(np.asarray(fn(variables, x, t))[:bs - pad])
   return np.concatenate(out).astype(np.float64) if out else np.zeros((0, *np.shape(images)[1:3]))
+
+
+def _layer_score(model, variables, x, signs, layer, delta):
+  """(sum_i signs_i z_i, the layer's output) with `delta` added to the output of submodule `layer`."""
+  captured = {}
+
+  def interceptor(next_fun, args, kwargs, context):
+    out = next_fun(*args, **kwargs)
+    if context.method_name == "__call__" and tuple(context.module.path) == (layer,):
+      captured["a"] = out
+      return out + delta
+    return out
+
+  with nn.intercept_methods(interceptor):
+    z, _ = model.apply(variables, x, train=False)
+  return jnp.sum(signs * z[:, 0]), captured["a"]
+
+
+@functools.partial(jax.jit, static_argnames=("model", "layer", "shape"))
+def _layer_cam(model, variables, x, signs, layer, shape):
+  grads, a = jax.grad(lambda d: _layer_score(model, variables, x, signs, layer, d), has_aux=True)(jnp.zeros(shape))
+  return jnp.maximum(jnp.einsum("nhwk,nk->nhw", a, grads.mean(axis=(1, 2))), 0.0)
+
+
+def layer_grad_cam(model, variables, x, targets, layer: str) -> jax.Array:
+  """Grad-CAM (N, H, W) in [0, 1] of a one-logit model on the output of top-level submodule `layer`:
+  relu(sum_k alpha_k A_k), alpha_k = mean_ij d(+-z) / dA_kij (+ for target 1, - for target 0), upsampled
+  bilinearly to the input size and divided by each map's maximum (as vision_jax.explain.grad_cam)."""
+  params = variables["params"]
+  if layer not in params:
+    raise ValueError(f"explain.hires_layer={layer!r} is not a submodule of {type(model).__name__}; valid: "
+                     f"{', '.join(params)}")
+  x = jnp.asarray(x, jnp.float32)
+  signs = jnp.where(jnp.asarray(targets) == 1, 1.0, -1.0)
+  shape = jax.eval_shape(lambda d: _layer_score(model, variables, x, signs, layer, d)[1], 0.0).shape
+  cam = _layer_cam(model, variables, x, signs, layer, tuple(shape))
+  return ex.normalize_maps(ex.upsample(cam, x.shape[1:3]))
 
 
 def lung_coverage(maps, masks) -> np.ndarray:

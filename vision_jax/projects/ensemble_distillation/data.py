@@ -77,8 +77,8 @@ def load_kermany(name: str, split: str, *, image_size=None, seed: int = 0, pool:
 
 
 def load_synthetic(name: str, split: str, *, image_size=None, seed: int = 0, num_images: int = 600,
-                   prevalence: float = PREVALENCE, opacity_min: float = 0.15, opacity_max: float = 0.8,
-                   noise: float = 0.04) -> data_lib.ClassificationData:
+                   prevalence: float = PREVALENCE, opacity_min: float = 0.3, opacity_max: float = 1.0,
+                   noise: float = 0.03) -> data_lib.ClassificationData:
   """num_images CXR-like phantoms at image_size (64) with P(pneumonia) = prevalence (see module docstring)."""
   size = int(image_size or 64)
   if not 24 <= size <= 256:

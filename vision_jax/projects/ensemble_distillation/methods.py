@@ -55,8 +55,8 @@ def fold_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
           "kappa": s["cohen_kappa"]}
 
 
-def student_model(num_classes: int):
-  return models.StudentCNN(num_classes=num_classes)
+def student_model(num_classes: int, bn_momentum: float):
+  return models.StudentCNN(num_classes=num_classes, bn_momentum=float(bn_momentum))
 
 
 def run_fold(config, workdir: str, fold: int, data, train_idx, test_idx, read_only: bool = False) -> dict:
@@ -70,13 +70,13 @@ def run_fold(config, workdir: str, fold: int, data, train_idx, test_idx, read_on
   per_epoch = max(1, len(fit_idx) // int(config.data.batch_size))
   y_test = parts["test"].labels
   common = dict(batch_size=bs_eval, read_only=read_only)
-  student = student_model(k)
+  student = student_model(k, config.student.bn_momentum)
   l2 = dict(l2_path=models.L2_KERNEL, l2=float(config.student.l2))
 
   # Student
   s = config.student
   sub = protocol.run_config(config, fold, "student", {"name": "adam", "lr": float(s.lr)}, int(s.epochs),
-                            int(s.patience), per_epoch, True)
+                            int(s.patience), per_epoch, True, bn_momentum=float(s.bn_momentum), l2=float(s.l2))
   rec_s, log_s, _ = protocol.fit_run(sub, workdir, student, parts,
                                      protocol.make_loss(student, alpha=None, temperature=1.0, **l2), **common)
 
@@ -112,6 +112,7 @@ def run_fold(config, workdir: str, fold: int, data, train_idx, test_idx, read_on
         np.stack([lg["fit"] for _, lg, _ in teachers]), temp)))
     sub = protocol.run_config(config, fold, name.lower(), {"name": "adam", "lr": float(d.lr)}, int(d.epochs),
                               int(d.patience), per_epoch, True, alpha=float(d.alpha), temperature=temp,
+                              bn_momentum=float(config.student.bn_momentum), l2=float(config.student.l2),
                               teachers=",".join(os.path.basename(dir_) for _, _, dir_ in teachers))
     loss = protocol.make_loss(student, alpha=float(d.alpha), temperature=temp, **l2)
     rec, lg, _ = protocol.fit_run(sub, workdir, student, parts, loss, extra={"soft_targets": targets.astype(np.float32)},

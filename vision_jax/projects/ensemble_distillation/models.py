@@ -53,6 +53,7 @@ class StudentCNN(nn.Module):
   filters: tuple[int, ...] = (32, 64)
   dense: int = 32
   dropout_rate: float = 0.5
+  bn_momentum: float = 0.99  # Keras' default
   in_channels: int | None = None
   arch: str = "student_cnn"
 
@@ -61,7 +62,7 @@ class StudentCNN(nn.Module):
     check_input(x, self.in_channels, self.arch, min_hw=10)
     for i, f in enumerate(self.filters):
       x = relu(Conv(f, (3, 3), padding="VALID", kernel_init=nn.initializers.glorot_uniform(), name=f"conv{i + 1}")(x))
-      x = nn.BatchNorm(use_running_average=not train, momentum=0.99, epsilon=1e-3, name=f"bn{i + 1}")(x)
+      x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-3, name=f"bn{i + 1}")(x)
       x = nn.max_pool(x, (2, 2), (2, 2))
     x = self.perturb("feature_map", x)
     fmap = x

@@ -14,7 +14,6 @@ the flattened 2560-d feature that the paper saves for t-SNE, aux["pre_logits"] t
 from __future__ import annotations
 
 import flax.linen as nn
-import jax.numpy as jnp
 import numpy as np
 
 from vision_jax.models.classifiers.common import relu, scaled
@@ -83,8 +82,3 @@ def feature_dim(model: VGG1D, length: int = 201) -> int:
   width = scaled(VGG_WIDTHS[len(model.stage_sizes) - 1], model.width_multiplier)
   return pooled_length(length, len(model.stage_sizes), model.pool_size, model.pool_stride) * width
 
-
-def views_to_input(views: np.ndarray) -> np.ndarray:
-  """(N, L) global views -> (N, L, 1) float32 model input."""
-  return jnp.asarray(views, jnp.float32)[..., None] if not isinstance(views, np.ndarray) else \
-      np.asarray(views, np.float32)[..., None]

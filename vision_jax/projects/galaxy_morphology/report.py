@@ -89,7 +89,7 @@ def render(r: dict) -> tuple[str, dict]:
   dn_rows = []
   if dn["rows"] and "resnet50_finetuned" in runs:
     base = runs["resnet50_finetuned"]["test"]["accuracy"]
-    dn_rows.append(["none (ResNet50-style fine-tuned)", "-", dn.get("noisy_psnr"), runs["resnet50_finetuned"]["val"]["accuracy"],
+    dn_rows.append(["none (ResNet50-style fine-tuned; no ImageNet weights)", "-", dn.get("noisy_psnr"), runs["resnet50_finetuned"]["val"]["accuracy"],
                     base, _ci(runs["resnet50_finetuned"]["test"]), 0.0, "-", "-", f"{claims.SLIDES['resnet50_finetuned'][1]:.4f}"])
     for x in dn["rows"]:
       slide = claims.SLIDES_DENOISERS.get(x["denoiser"])

@@ -103,7 +103,8 @@ class Study:
       init = models.load_all({"params": fr_state["params"], "batch_stats": fr_state.get("batch_stats", {})})
     epochs = int(c.study.finetune_epochs if spec.init == "frozen" else c.study.epochs)
     steps, per_epoch = _steps(c, len(train), epochs)
-    fields = {**dataclasses.asdict(spec), "epochs": epochs, "init_from": source_fp, "data_key": self.data_key,
+    spec_fields = {k: v for k, v in dataclasses.asdict(spec).items() if k != "label"}  # the label is display only
+    fields = {**spec_fields, "epochs": epochs, "init_from": source_fp, "data_key": self.data_key,
               "dense": int(c.model.dense), "width": float(c.model.width), "vit": c.model.vit.to_dict(),
               "augment_fields": c.augment.to_dict(), **(extra or {})}
     sub = runs.sub_config(c, spec.name, steps, per_epoch, _optim(spec, steps), fields)

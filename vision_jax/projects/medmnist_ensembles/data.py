@@ -107,7 +107,7 @@ def _prototypes(spec: DatasetSpec) -> dict:
                       "radius": 2.4 / max(k - 1, 1), "hue": 1.0 / max(k - 1, 1)}}
 
 
-def render(rng: np.random.Generator, labels: np.ndarray, spec: DatasetSpec, difficulty: float = 0.6,
+def render(rng: np.random.Generator, labels: np.ndarray, spec: DatasetSpec, difficulty: float = 0.4,
            size: int = SIZE) -> np.ndarray:
   """Images (N, size, size, C) float32 in [0, 1] for `labels` (N,)."""
   proto = _prototypes(spec)
@@ -154,7 +154,7 @@ def synthetic_labels(rng: np.random.Generator, spec: DatasetSpec, split: str, n:
 
 
 def load_synthetic(name: str, split: str, *, image_size=None, seed: int = 0, num_train: int = 2000,
-                   num_val: int = 500, num_test: int = 1000, difficulty: float = 0.6) -> data_lib.ClassificationData:
+                   num_val: int = 500, num_test: int = 1000, difficulty: float = 0.4) -> data_lib.ClassificationData:
   """One split of the synthetic stand-in of dataset `name` (see the module docstring)."""
   spec = dataset_spec(name)
   sizes = {"train": int(num_train), "val": int(num_val), "test": int(num_test)}

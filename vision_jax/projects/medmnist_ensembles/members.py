@@ -36,7 +36,8 @@ def member_config(config, dataset: str, member: str, num_train: int) -> ml_colle
   per_epoch = max(1, num_train // bs)
   sub = ml_collections.ConfigDict()
   sub.seed = int(config.seed)
-  sub.model = ml_collections.ConfigDict({"name": member, "num_classes": 0, "in_channels": 0, "kwargs": {}})
+  sub.model = ml_collections.ConfigDict({"name": member, "num_classes": 0, "in_channels": 0,
+                                         "kwargs": {"bn_momentum": float(config.members.bn_momentum)}})
   sub.data = ml_collections.ConfigDict(d.to_dict())
   sub.data.source = f"{d.scheme}:{dataset}"
   del sub.data["scheme"]
@@ -111,7 +112,7 @@ def train_member(config, workdir: str, dataset: str, member: str, splits: dict, 
   if read_only:
     raise FileNotFoundError(f"member sub-run {out_dir} has not finished; --mode=report only reads finished "
                             "sub-runs (run --mode=train first)")
-  model = models.build_member(member, train.num_classes)
+  model = models.build_member(member, train.num_classes, float(config.members.bn_momentum))
   s = classify.Setup(model, train, train.num_classes, tuple(train.class_names), int(train.images.shape[-1]),
                      tuple(train.images.shape[1:3]), None)
   workdir_lib.prepare(sub, out_dir)

@@ -45,8 +45,8 @@ def _conv(features: int, name: str):
   return Conv(features, (3, 3), padding="SAME", name=name)
 
 
-def _bn(train: bool, name: str):
-  return nn.BatchNorm(use_running_average=not train, momentum=0.99, epsilon=1e-3, name=name)  # Keras defaults
+def _bn(train: bool, name: str, momentum: float = 0.99):
+  return nn.BatchNorm(use_running_average=not train, momentum=momentum, epsilon=1e-3, name=name)  # Keras defaults
 
 
 def _head(module, x, hidden: tuple[int, ...], num_classes: int):
@@ -65,6 +65,7 @@ class AdjeiCNN5(nn.Module):
   """Model A: 5 x [conv-BN-ReLU] -> max-pool 2 -> Dense 64 -> Dense 64 -> Dense n."""
   num_classes: int = 9
   filters: tuple[int, ...] = (32, 64, 128, 128, 64)
+  bn_momentum: float = 0.99
   input_channels: int = 3
   in_channels: int | None = None
   arch: str = "A"
@@ -74,7 +75,7 @@ class AdjeiCNN5(nn.Module):
     check_input(x, self.in_channels, self.arch, min_hw=2)
     x = as_rgb(x, self.input_channels)
     for i, f in enumerate(self.filters):
-      x = relu(_bn(train, f"bn{i + 1}")(_conv(f, f"conv{i + 1}")(x)))
+      x = relu(_bn(train, f"bn{i + 1}", self.bn_momentum)(_conv(f, f"conv{i + 1}")(x)))
     x = nn.max_pool(x, (2, 2), (2, 2))
     return _head(self, x, (64, 64), self.num_classes)
 
@@ -105,6 +106,7 @@ class DaSilvaCNN(nn.Module):
   blocks: int = 1
   batch_norm: bool = True
   dense: int = 256
+  bn_momentum: float = 0.99
   input_channels: int = 3
   in_channels: int | None = None
   arch: str = "D1"
@@ -117,7 +119,7 @@ class DaSilvaCNN(nn.Module):
       for i, f in enumerate(filters):
         x = _conv(f, f"block{b + 1}_conv{i + 1}")(x)
         if self.batch_norm:
-          x = _bn(train, f"block{b + 1}_bn{i + 1}")(x)
+          x = _bn(train, f"block{b + 1}_bn{i + 1}", self.bn_momentum)(x)
         x = relu(x)
       x = nn.max_pool(x, (2, 2), (2, 2), padding="SAME")
     return _head(self, x, (self.dense,), self.num_classes)
@@ -168,9 +170,20 @@ def member_kind(name: str) -> str:
   raise ValueError(f"unknown ensemble member {name!r}; valid: {', '.join(list(CNN_MEMBERS) + list(DNN_MEMBERS))}")
 
 
-def build_member(name: str, num_classes: int) -> nn.Module:
-  """The Linen module of member `name` (CNN_MEMBERS or DNN_MEMBERS) with num_classes outputs."""
+def build_member(name: str, num_classes: int, bn_momentum: float = 0.0) -> nn.Module:
+  """The Linen module of member `name` (CNN_MEMBERS or DNN_MEMBERS) with num_classes outputs.
+
+  bn_momentum > 0 replaces the BatchNorm momentum of the members that expose it (A, D1-D3: Keras'
+  0.99; MobileNetV3-Large: 0.99): short runs need a faster average (0.9) or their running statistics
+  are still mostly the initial ones when evaluated. 0 keeps every model's own."""
   if member_kind(name) == "CNN":
-    return CNN_MEMBERS[name](num_classes)
-  registry, fields, pad = {**DNN_MEMBERS, **TEST_MEMBERS}[name]
-  return PreparedInput(get_classifier(registry, num_classes, **fields), pad_to=pad)
+    model = CNN_MEMBERS[name](num_classes)
+  else:
+    registry, fields, pad = {**DNN_MEMBERS, **TEST_MEMBERS}[name]
+    backbone = get_classifier(registry, num_classes, **fields)
+    if bn_momentum and hasattr(backbone, "bn_momentum"):
+      backbone = backbone.clone(bn_momentum=float(bn_momentum))
+    return PreparedInput(backbone, pad_to=pad)
+  if bn_momentum and hasattr(model, "bn_momentum"):
+    model = model.clone(bn_momentum=float(bn_momentum))
+  return model

@@ -148,8 +148,8 @@ def write(config, workdir: str, results: dict) -> dict:
               "### int8 weights (post-training min/max, per tensor; Table 11 analogue)", "", int8_table(res), "",
               "### Stacking meta-learner (fitted on the validation split) vs averaging", "", stacking_table(res), ""]
     held = res["selections"]["heldout"]
-    test_rows = study.by_category(res["tables"]["val"])
-    figures.pareto_png(os.path.join(workdir, f"pareto_{dataset}.png"), test_rows, held,
+    val_rows = study.by_category(res["tables"]["val"])
+    figures.pareto_png(os.path.join(workdir, f"pareto_{dataset}.png"), val_rows, held,
                        f"{label}: Pareto fronts on validation wS (held-out protocol)")
     by_name = {r["name"]: r for r in res["tables"]["val"]}
     figures.radar_png(os.path.join(workdir, f"radar_{dataset}.png"), [by_name[n] for n in held.F_prime], held.areas,
