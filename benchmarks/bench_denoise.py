@@ -271,15 +271,7 @@ def budget_steps(config, backbone: str, prior: str, budget_s: float) -> tuple[in
   return max(int(budget_s / sec), 10), sec
 
 
-def _parse_value(text: str):
-  if text.lower() in ("true", "false"):
-    return text.lower() == "true"
-  for cast in (int, float):
-    try:
-      return cast(text)
-    except ValueError:
-      pass
-  return text
+_parse_value = suite._parse_value  # --set values: bools, ints, floats, else strings
 
 
 def table6_main(argv=None):

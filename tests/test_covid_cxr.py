@@ -276,6 +276,11 @@ def test_subruns_are_keyed_by_their_config_but_not_by_eval_fields(tmp_path):
   assert run_lib.subrun_dir(c2, str(tmp_path), "full") == dirs["full"]
   with pytest.raises(ValueError, match="unknown ablation 'no_bones'"):
     ablations.run_order(["no_bones"])
+  # the config argument joins ablation names with "+" ("," separates the arguments themselves)
+  c3 = load_config("covid_cxr", "small,ablations=no_lbp+shortcut")
+  assert c3.study.ablations == "no_lbp,shortcut"
+  assert run_lib.study_names(c3) == ["full", "no_lbp", "no_isolation", "shortcut"]
+  assert load_config("covid_cxr", "small,ablations=none").study.ablations == ""
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -316,7 +321,7 @@ def test_cli_bad_input_is_one_line(tmp_path):
 def test_small_study_end_to_end_finds_the_planted_signal(tmp_path):
   """A reduced study (full + no_lbp + shortcut and its control): the trained model finds the planted
   GGO signal (test AUC well above chance), every table is written, report and explain re-render."""
-  c = load_config("covid_cxr", "small,ablations=no_lbp,shortcut")
+  c = load_config("covid_cxr", "small,ablations=no_lbp+shortcut")
   c.data.options.num_images = 300
   c.data.image_size = 64
   c.data.options.frangi_sigmas = "1,2,4"

@@ -118,6 +118,16 @@ def test_statistics_match_statsmodels():
   assert [claims.holm(p)[k] for k in p] == pytest.approx(list(want))
 
 
+def test_denoiser_verdict_is_inconclusive_when_the_base_network_is_at_chance():
+  rows = [{"denoiser": "median", "holm_p": 1.0}, {"denoiser": "tv", "holm_p": 0.8}]
+  at_chance = claims.denoiser_verdict(rows, base={"correct": 104, "n": 200})
+  assert "inconclusive" in at_chance and "reproduced" not in at_chance
+  trained = claims.denoiser_verdict(rows, base={"correct": 180, "n": 200})  # 90 %: CI far above 0.5
+  assert trained.endswith("reproduced.") and "inconclusive" not in trained
+  assert "median differ significantly" in claims.denoiser_verdict([{"denoiser": "median", "holm_p": 0.01}],
+                                                                  base={"correct": 100, "n": 200})
+
+
 class _Smooth(nn.Module):
   """A smooth two-class model whose class-1 logit reads only the left half of the red band."""
   @nn.compact

@@ -14,8 +14,10 @@ Full size (the paper's 512 px and full-width Xception with 8 middle blocks; acce
 The real COVID-19 Radiography Database (ROOT/<class>/images and masks; nothing downloads):
     python -m vision_jax.main --config=configs/covid_cxr/default.py:data=/path/COVID-19_Radiography_Dataset --workdir=runs/covid_real
 
-Arguments: small; data ("phantoms", or a folder in the database layout); ablations (a comma list of
-vision_jax.projects.covid_cxr.ablations names, "none" for the full model only).
+Arguments: small; data ("phantoms", or a folder in the database layout); ablations (names of
+vision_jax.projects.covid_cxr.ablations joined by "+", since "," separates the arguments; "none" for the
+full model only), e.g. configs/covid_cxr/default.py:small,ablations=no_isolation+shortcut
+(equivalently --config.study.ablations=no_isolation,shortcut).
 """
 
 import ml_collections
@@ -104,5 +106,6 @@ def get_config(arg=None):
       "sanity_examples": 8,
       "after_train": True,
   })
-  c.study = ml_collections.ConfigDict({"ablations": "" if a["ablations"] == "none" else a["ablations"]})
+  ablations = "" if a["ablations"] == "none" else a["ablations"].replace("+", ",")
+  c.study = ml_collections.ConfigDict({"ablations": ablations})
   return common.add_run_fields(c)

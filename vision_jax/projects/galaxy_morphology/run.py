@@ -183,7 +183,8 @@ def denoiser_part(config, st: study_lib.Study) -> dict:
   adjusted = claims.holm(pvals)
   for row in rows:
     row["holm_p"] = adjusted[row["denoiser"]]
-  return {"rows": rows, "tuning": tuning, "noisy_psnr": next(iter(tuning.values()))["noisy_psnr"]}
+  return {"rows": rows, "tuning": tuning, "noisy_psnr": next(iter(tuning.values()))["noisy_psnr"],
+          "base": {"correct": int(base["test"]["correct"]), "n": int(base["test"]["n"])}}
 
 
 def train(config, workdir: str) -> dict:
@@ -204,7 +205,7 @@ def train(config, workdir: str) -> dict:
              "denoisers": dn, "explain": xp,
              "study": config.study.to_dict(), "model": config.model.to_dict()}
   results["verdicts"] = {"table": claims.table_verdict(results["runs"]),
-                         "denoisers": claims.denoiser_verdict(dn["rows"])}
+                         "denoisers": claims.denoiser_verdict(dn["rows"], base=dn.get("base"))}
   report_lib.write_json(os.path.join(workdir, "results.json"), _jsonable(results))
   return _write(workdir, results)
 
