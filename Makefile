@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m vision_jax.main --config=configs/pinn_denoise/default.py:small --workdir=runs/demo
+	$(BIN)/python -m vision_jax.main --config=configs/pinn_denoise/demo.py --workdir=runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(WORKERS) --durations=15

@@ -8,6 +8,7 @@ per_image:  oracle / zero-shot fits; coord_pinn: the coordinate network u(x, y, 
 claims:     the paper's numbers (as claims) and the verdict line.
 run:        train / eval / report (config.project = "pinn_denoise").
 study:      the study's tables (config.project = "pinn_denoise.study").
+demo:       the `make demo` report (config.project = "pinn_denoise.demo"; configs/pinn_denoise/demo.py).
 """
 
 from vision_jax.projects.pinn_denoise import run
