@@ -159,3 +159,24 @@ def test_tiny_run_writes_the_report_and_report_mode_rerenders_it(config_loader, 
     assert json.load(f)["sizes"] == {"train": 64, "val": 48, "test": 24}
   ev = main.run(config, work, "eval")
   assert ev["accuracy"] == pytest.approx(res["metrics"]["test"]["accuracy"])
+
+
+def test_verdict_lines_follow_the_measured_values():
+  from statsmodels.stats.proportion import proportion_confint
+  from vision_jax.projects.causal_localization import claims
+  np.testing.assert_allclose(claims.binomial_interval(83, 1800), proportion_confint(83, 1800, method="beta"), rtol=1e-9)
+  pairs = 90
+  # class order inflates, shuffled sits at alpha: the order artifact (the measured small run's case)
+  artifact = claims.causal_verdict({"class_order": np.full(20, 0.2), "shuffled": np.full(20, 0.05)}, pairs, 0.05)
+  assert "artifact of sample order" in artifact and "20.0%" in artifact
+  # both orders at alpha: no dense network in either
+  none = claims.causal_verdict({"class_order": np.full(20, 0.05), "shuffled": np.full(20, 0.05)}, pairs, 0.05)
+  assert "does not inflate" in none
+  # shuffled far above alpha: the control itself fails
+  bad = claims.causal_verdict({"class_order": np.full(20, 0.3), "shuffled": np.full(20, 0.2)}, pairs, 0.05)
+  assert "even shuffled samples exceed alpha" in bad
+  m = {"accuracy": 0.34, "mean_iou": 0.804, "localization_accuracy": 0.334}
+  assert "targets met: mean_iou" in claims.localization_verdict(m)
+  assert "all targets met" in claims.localization_verdict({"accuracy": 0.97, "mean_iou": 0.8, "localization_accuracy": 0.95})
+  assert "not reproduced (34.0% < 95 % target" in claims.accuracy_verdict(0.343, 0.34)
+  assert "reproduced in kind" in claims.accuracy_verdict(0.995, 0.992)

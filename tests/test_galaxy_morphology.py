@@ -131,6 +131,19 @@ def test_denoiser_verdict_is_inconclusive_when_the_base_network_is_at_chance():
   assert "median differ significantly" in strong and "inconclusive" not in strong
 
 
+def test_table_verdict_needs_the_collapse_cnn2_and_finetuning_above_frozen():
+  t = lambda acc: {"test": {"accuracy": acc}}
+  slides_like = {"cnn1_raw": t(0.50), "cnn1_scaled": t(0.86), "cnn2": t(0.88), "resnet50_frozen": t(0.85),
+                 "resnet50_finetuned": t(0.91), "vit": t(0.86)}
+  assert "Verdict: reproduced in kind" in claims.table_verdict(slides_like)
+  measured = {"cnn1_raw": t(0.862), "cnn1_scaled": t(0.877), "cnn2": t(0.562), "resnet50_frozen": t(0.52),
+              "resnet50_finetuned": t(0.548), "vit": t(0.67)}  # the README's small run: no collapse
+  text = claims.table_verdict(measured)
+  assert "not reproduced in every part" in text and "CNN-1 raw 86.2% vs scaled 87.7%" in text
+  worse_finetune = dict(slides_like, resnet50_finetuned=t(0.80))
+  assert "not reproduced in every part" in claims.table_verdict(worse_finetune)
+
+
 class _Smooth(nn.Module):
   """A smooth two-class model whose class-1 logit reads only the left half of the red band."""
   @nn.compact
