@@ -144,6 +144,32 @@ def test_table_verdict_needs_the_collapse_cnn2_and_finetuning_above_frozen():
   assert "not reproduced in every part" in claims.table_verdict(worse_finetune)
 
 
+def test_inference_batchnorm_statistics_are_the_dropout_free_batch_moments():
+  from vision_jax.projects.galaxy_morphology import runs
+  assert runs.needs_inference_bn("cnn2") and not any(runs.needs_inference_bn(a) for a in ("cnn1", "resnet50", "vgg16", "vit"))
+  model = models.SlidesCNN(num_classes=2, dense=16, filters=(8, 8, 8), batch_norm=True, block_dropout=0.25, in_channels=3)
+  x = np.random.default_rng(0).uniform(0, 1, (32, 32, 32, 3)).astype(np.float32)
+  v = model.init(jax.random.key(0), x[:1])
+  state = {"params": v["params"], "batch_stats": v["batch_stats"]}
+  new = runs.inference_bn_state(model, state, x, num_batches=1, batch_size=32, seed=0)
+  # one batch: eval mode with these statistics is the train-mode pass on that batch with dropout skipped
+  skip = lambda f, a, k, ctx: a[0] if isinstance(ctx.module, nn.Dropout) and ctx.method_name == "__call__" else f(*a, **k)
+  with nn.intercept_methods(skip):
+    (want, _), _ = model.apply(v, x, train=True, mutable=["batch_stats"])
+  got, _ = model.apply({"params": v["params"], "batch_stats": new["batch_stats"]}, x, train=False)
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+  # the statistics after a dropout layer differ from those a dropout-on pass gathers (the variance shift)
+  moments = {}
+  def grab(f, a, k, ctx):
+    if isinstance(ctx.module, nn.BatchNorm):
+      moments[ctx.module.name] = float(jnp.var(a[0], axis=tuple(range(a[0].ndim - 1))).mean())
+    return f(*a, **k)
+  with nn.intercept_methods(grab):
+    model.apply(v, x, train=True, mutable=["batch_stats"], rngs={"dropout": jax.random.key(1)})
+  assert moments["bn2"] > 1.1 * float(new["batch_stats"]["bn2"]["var"].mean())
+  assert "bn2" in new["batch_stats"] and not np.allclose(new["batch_stats"]["bn2"]["var"], v["batch_stats"]["bn2"]["var"])
+
+
 class _Smooth(nn.Module):
   """A smooth two-class model whose class-1 logit reads only the left half of the red band."""
   @nn.compact

@@ -19,6 +19,7 @@ test all denoised with the setting tuned on validation images).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 
@@ -140,22 +141,81 @@ def _batch_fn(train, batch_size: int, seed: int):
 
 
 def fit_run(sub, folder: str, model, train, val, *, class_weights=None, augment_on=False, aug=None, freeze=False,
-            init_transform=None, batch_size: int = 32) -> tuple[dict, int, dict]:
-  """Trains one sub-run in `folder` (resumes) and returns (best state, its step, fit info)."""
+            init_transform=None, batch_size: int = 32, inference_bn: bool = False) -> tuple[dict, int, dict]:
+  """Trains one sub-run in `folder` (resumes) and returns (best state, its step, fit info).
+
+  inference_bn: every validation (best-epoch selection) and the returned state use `inference_bn_state`."""
   example = np.zeros((1, *train.images.shape[1:]), np.float32)
   bs_eval = int(sub.eval.batch_size)
+  recal = (lambda st: inference_bn_state(model, st, train.images, batch_size=batch_size, seed=int(sub.seed))) \
+      if inference_bn else (lambda st: st)
 
   def eval_fn(state, step):
-    return classify.validation_metrics(model, state, val, bs_eval)
+    return classify.validation_metrics(model, recal(state), val, bs_eval)
 
   problem = loop.TrainProblem(model, example, make_loss_fn(model, class_weights, augment_on, aug, freeze),
                               _batch_fn(train, batch_size, int(sub.seed)), eval_fn, init_transform=init_transform)
   workdir_lib.prepare(sub, folder)
   res = loop.fit(problem, sub, folder, desc=sub.run.name)
   state, step = loop.restore_state(problem, sub, folder, which="best")
+  state = recal(state)
   return state, int(step), {"train_seconds": res.seconds, "parameters": state_lib.count_params(state["params"]),
                             "best_val_accuracy": res.best["value"] if res.best else None,
                             "stopped_early": bool(res.best and res.best["stopped_early"])}
+
+
+INFERENCE_BN_BATCHES = 16  # training batches (no augmentation) averaged for the BatchNorm statistics
+
+
+def needs_inference_bn(arch: str) -> bool:
+  """CNN-2 puts Dropout(0.25) before the next conv + BatchNorm: its running averages, gathered with dropout
+  on, do not match the eval-mode inputs (the dropout / BatchNorm variance shift, Li et al. 2019). The
+  transfer heads put BatchNorm before their dropout, CNN-1 and the ViT have no BatchNorm."""
+  return arch == "cnn2"
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _bn_moments_without_dropout(model, variables, x):
+  """{BatchNorm path: (mean, biased var) of its input} in a train-mode pass with every Dropout skipped."""
+  import flax.linen as nn
+  moments = {}
+
+  def interceptor(next_fun, args, kwargs, context):
+    if isinstance(context.module, nn.Dropout) and context.method_name == "__call__":
+      return args[0]
+    if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
+      h = args[0]
+      axes = tuple(range(h.ndim - 1))
+      moments[tuple(context.module.path)] = (jnp.mean(h, axes), jnp.var(h, axes))
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(interceptor):
+    model.apply(variables, x, train=True, mutable=["batch_stats"])
+  return moments
+
+
+def inference_bn_state(model, state: dict, images, num_batches: int = INFERENCE_BN_BATCHES, batch_size: int = 32,
+                       seed: int = 0) -> dict:
+  """`state` with its BatchNorm statistics replaced by population statistics under inference conditions:
+  the average over `num_batches` fixed training batches of each BatchNorm input's mean and variance in a
+  train-mode pass with dropout off (precise BN, Wu & Johnson 2021, without the dropout variance shift)."""
+  from flax import traverse_util
+  if not jax.tree.leaves(state.get("batch_stats", {})):
+    return state
+  variables = state_lib.model_variables(state)
+  order = np.random.default_rng([int(seed), 7]).permutation(len(images))
+  k = max(1, min(int(num_batches), len(images) // batch_size))
+  sums = None
+  for i in range(k):
+    m = jax.device_get(_bn_moments_without_dropout(model, variables, jnp.asarray(images[order[i * batch_size:(i + 1) * batch_size]])))
+    sums = m if sums is None else {p: (sums[p][0] + v[0], sums[p][1] + v[1]) for p, v in m.items()}
+  flat = {}
+  for path, (mean, var) in sums.items():
+    flat[(*path, "mean")] = np.asarray(mean / k, np.float32)
+    flat[(*path, "var")] = np.asarray(var / k, np.float32)
+  if set(flat) != set(traverse_util.flatten_dict(state["batch_stats"])):
+    raise ValueError(f"inference BN found {len(flat)} statistics; expected the model's {len(traverse_util.flatten_dict(state['batch_stats']))}")
+  return {**state, "batch_stats": traverse_util.unflatten_dict(flat)}
 
 
 def scores(model, state, data, batch_size: int) -> dict:

@@ -107,6 +107,9 @@ class Study:
     fields = {**spec_fields, "epochs": epochs, "init_from": source_fp, "data_key": self.data_key,
               "dense": int(c.model.dense), "width": float(c.model.width), "vit": c.model.vit.to_dict(),
               "augment_fields": c.augment.to_dict(), **(extra or {})}
+    inference_bn = runs.needs_inference_bn(spec.arch)
+    if inference_bn:  # a new key: sub-runs scored with the running averages are never read back as these
+      fields["bn_statistics"] = f"inference (dropout off, {runs.INFERENCE_BN_BATCHES} training batches)"
     sub = runs.sub_config(c, spec.name, steps, per_epoch, _optim(spec, steps), fields)
     fp = workdir_lib.fingerprint(sub)
     folder = os.path.join(self.folder, f"{spec.name}-{fp[:10]}")
@@ -119,13 +122,16 @@ class Study:
         weights = None if cw is None else np.asarray(cw)
       state, step, info = runs.fit_run(sub, folder, model, train, val, class_weights=weights,
                                        augment_on=spec.augment, aug=c.augment, freeze=spec.freeze,
-                                       init_transform=init, batch_size=int(c.data.batch_size))
+                                       init_transform=init, batch_size=int(c.data.batch_size),
+                                       inference_bn=inference_bn)
       bs = int(c.eval.batch_size)
       done = {"name": spec.name, "label": spec.label, "step": step, **info, "epochs": epochs,
               "val": runs.scores(model, state, val, bs), "test": runs.scores(model, state, test, bs), **(extra or {})}
       runs.write_done(folder, done)
     else:
       state = self._restore(sub, folder, model, train)
+      if inference_bn:
+        state = runs.inference_bn_state(model, state, train.images, batch_size=int(c.data.batch_size), seed=int(c.seed))
     self.results[spec.name] = done
     self.states[spec.name] = (model, state, fp)
     return done
