@@ -93,3 +93,11 @@ def test_fold_statistics_match_scipy():
   assert line.startswith("Verdict: reproduced") and "+1.0 pt below" in line and "0.33x" in line
   means["accuracy"]["EKD"] = means["accuracy"]["KD"] - 0.01  # EKD no longer beats KD
   assert claims.verdict(means, st, 6).startswith("Verdict: not reproduced")
+  # every method at the majority-class guess (kappa 0, equal accuracy): nothing to compare
+  flat = {m: {k: 0.73 for k in methods.METHODS} for m in ("accuracy", "f1")}
+  flat["kappa"] = {k: 0.0 for k in methods.METHODS}
+  flat["inference_seconds"] = {"Student": 1.0, "SGDRE": 3.0, "KD": 1.0, "EKD": 1.0}
+  line = claims.verdict(flat, st, 6)
+  assert line.startswith("Verdict: inconclusive") and "best 0.000" in line
+  flat["kappa"]["SGDRE"] = claims.INFORMATIVE_KAPPA  # one informative method: the ordinary verdict again
+  assert claims.verdict(flat, st, 6).startswith("Verdict: not reproduced")

@@ -32,9 +32,14 @@ CLAIM = ("EKD (0.95 accuracy, 0.87 kappa) beats the student (0.87 / 0.69) and si
          "with 4.31x fewer parameters and 6.5x fewer FLOPs (Tables 2-3).")
 
 
+# Below this mean kappa for every method, the models are no better than the majority-class guess.
+INFORMATIVE_KAPPA = 0.05
+
+
 def verdict(means: dict, statistics: dict, folds: int) -> str:
   """One line: does EKD beat Student and KD on accuracy / F1 / kappa (fold means), land within 2 pt of
-  SGDRE's accuracy, and infer in at most ~1/3 of the ensemble's time? With the paired tests."""
+  SGDRE's accuracy, and infer in at most ~1/3 of the ensemble's time? With the paired tests.
+  Inconclusive when no method's mean kappa reaches INFORMATIVE_KAPPA (all at the majority-class guess)."""
   key = ("accuracy", "f1", "kappa")
   beats = {o: all(means[m]["EKD"] > means[m][o] for m in key) for o in ("Student", "KD")}
   gap = 100 * (means["accuracy"]["SGDRE"] - means["accuracy"]["EKD"])
@@ -48,4 +53,8 @@ def verdict(means: dict, statistics: dict, folds: int) -> str:
            f"EKD is {gap:+.1f} pt below the SGDRE ensemble's accuracy",
            f"EKD inference takes {ratio:.2f}x the ensemble's"]
   word = "reproduced" if ok else "not reproduced"
+  best_kappa = max(means["kappa"].values())
+  if best_kappa < INFORMATIVE_KAPPA:  # every method at chance agreement: nothing to compare
+    word = (f"inconclusive (no method's mean Cohen's kappa reaches {INFORMATIVE_KAPPA}: best {best_kappa:.3f}, "
+            "every model is at or near the majority-class guess, so the comparison says nothing at this budget)")
   return f"Verdict: {word}. " + "; ".join(parts) + f". Wilcoxon (accuracy): {tests}{sig}."
