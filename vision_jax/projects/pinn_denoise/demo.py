@@ -169,7 +169,8 @@ def train(config, workdir: str):
     lines += [f"{k}: {_mean(v):.2f} dB mean PSNR" for k, v in shipped.items()]
   info.update({f"{row} settings": _settings_text(per) for row, per in tuned.items()})
   info["oracle protocol PSNR"] = {k: v["psnr"] for k, v in oracle.items()}
-  intro = (f"Speckle-free training images never meet a test image. Noise: {noise_lib.noise_label(config.noise)} "
+  intro = (f"The network trains on clean training images (fresh noise every step), never on a test or the validation "
+           f"image. Noise: {noise_lib.noise_label(config.noise)} "
            f"(fixed seed {config.eval.seed}); test images `{modes.test_source(config)}` at {config.data.max_size} px; "
            "every row sees the same noisy inputs (checked bit for bit); outputs clipped to [0, 1] for scoring. "
            "Rows marked ORACLE saw the clean test image and are upper bounds, not methods.")
