@@ -67,6 +67,39 @@ def test_selection_protocols_and_gains():
   assert rows[0]["size"] == pytest.approx(5.0) and rows[1]["size"] == pytest.approx(0.5 + 0.75)
 
 
+def test_stacking_is_chosen_on_validation_not_on_test():
+  import ml_collections
+  records, arrays = fake_members(n=200)
+  tables = study.all_ensembles(records, arrays, 2, 3)
+  cfg = ml_collections.ConfigDict({"hidden_grid": "4,8_4", "max_ensembles": 2, "cv": 2, "max_iter": 50})
+  out = study.stacking_study(records, arrays, tables, cfg, seed=0)
+  assert len(out["rows"]) == 2 and "mwu_stacking_vs_average" in out
+  for r in out["rows"]:
+    combo = next(t["members"] for t in tables["val"] if t["name"] == r["name"])
+    est, hidden = ens.fit_stacker([arrays[m]["probs_val"] for m in combo], arrays[combo[0]]["labels_val"],
+                                  [(4,), (8, 4)], seed=0, cv=2, max_iter=50)
+    p = ens.stacker_probabilities(est, [arrays[m]["probs_test"] for m in combo], 4)
+    assert r["stacking_hidden"] == "_".join(map(str, hidden))
+    assert r["stacking_wS"] == pytest.approx(ens.paper_metrics(arrays[combo[0]]["labels_test"], p)["wS"])
+    assert r["stacking_wS"] in (pytest.approx(r["meta1_wS"]), pytest.approx(r["meta2_wS"]))
+
+
+def test_verdict_lines_follow_the_measured_gain_and_test():
+  from vision_jax.projects.medmnist_ensembles import claims
+  gain = {"best_ensemble": "B1_C1", "best_member": "B1", "best_ensemble_test_wS": 0.802,
+          "best_member_test_wS": 0.790, "fraction_not_worse": 0.5}
+  line = claims.dataset_verdict("octmnist", gain, "B1_C1", "CNN", 0.3, 0.47)
+  assert line.startswith("OCT: ") and "+1.20 pt wS (reproduced; 50% of CNN ensembles" in line
+  assert "same category as the paper's" in line and "int8 weights change wS by -0.30 pt (within" in line
+  assert "no significant difference, as the paper" in line
+  worse = dict(gain, best_ensemble_test_wS=0.780)
+  line = claims.dataset_verdict("pathmnist", worse, "B1_MobNetV2", "HYB", 0.8, 0.01)
+  assert "-1.00 pt wS (not reproduced" in line and "HYB; same category as the paper's" in line
+  assert "beyond the paper's" in line and "significant, unlike the paper" in line
+  assert claims.overall_verdict([True, True]).startswith("Verdict: reproduced")
+  assert claims.overall_verdict([True, False]).startswith("Verdict: not reproduced")
+
+
 @pytest.mark.parametrize("field,value,message", [
     ("members.cnn", "B1,C2", "unknown ensemble member 'C2'"),
     ("datasets", "chestmnist", "unknown MedMNIST dataset"),

@@ -66,8 +66,8 @@ def dataset_verdict(dataset: str, gain: dict, heldout_overall: str | None, heldo
     same = "same category as the paper's" if heldout_category == paper_cat else f"paper: {paper_cat}"
     parts.append(f"held-out F' pick {heldout_overall} ({heldout_category}; {same})")
   if int8_drop_pt is not None:
-    parts.append(f"int8 weights cost {_fmt(-int8_drop_pt)} wS ({'within' if int8_drop_pt <= 0.5 else 'beyond'} "
-                 "the paper's <= 0.4-0.5 pt)")
+    parts.append(f"int8 weights change wS by {_fmt(-int8_drop_pt)} ({'within' if int8_drop_pt <= 0.5 else 'beyond'} "
+                 "the paper's loss of <= 0.4-0.5 pt)")
   if mwu_p is not None and not math.isnan(mwu_p):
     parts.append(f"stacking vs averaging Mann-Whitney p = {mwu_p:.3f} "
                  f"({'no significant difference, as the paper' if mwu_p >= 0.05 else 'significant, unlike the paper'})")
@@ -79,5 +79,5 @@ def overall_verdict(lines_ok: list[bool]) -> str:
   if all(lines_ok):
     return ("Verdict: reproduced (qualitatively, on the synthetic stand-in): averaging CNNs never loses to the best "
             "member; absolute numbers are not comparable with the paper's (other data, " + NO_IMAGENET + ").")
-  return ("Verdict: not reproduced on every dataset (see the lines above); absolute numbers are not comparable with "
+  return ("Verdict: not reproduced on all datasets (see the lines above); absolute numbers are not comparable with "
           "the paper's (other data, " + NO_IMAGENET + ").")

@@ -89,10 +89,11 @@ def stacking_table(res: dict) -> str:
   st = res["stacking"]
   if not st["rows"]:
     return "Stacking disabled (stacking.enabled=False)."
-  header = ["ensemble", "averaging wS", "meta 1 hidden (sizes, wS)", "meta 2 hidden (sizes, wS)", "best meta wS",
-            "averaging AUC"]
+  header = ["ensemble", "averaging wS", "meta 1 hidden (sizes, wS)", "meta 2 hidden (sizes, wS)",
+            "stacker chosen on val (sizes, wS)", "averaging AUC"]
   rows = [[r["name"], r["average_wS"], f"{r.get('meta1_hidden', '-')}, {r.get('meta1_wS', float('nan')):.3f}",
-           f"{r.get('meta2_hidden', '-')}, {r.get('meta2_wS', float('nan')):.3f}", r["stacking_wS"], r["average_AUC"]]
+           f"{r.get('meta2_hidden', '-')}, {r.get('meta2_wS', float('nan')):.3f}",
+           f"{r.get('stacking_hidden', '-')}, {r['stacking_wS']:.3f}", r["average_AUC"]]
           for r in st["rows"]]
   lines = [report_lib.markdown_table(header, rows, digits=3), ""]
   for key, label, paper in (("mwu_stacking_vs_average", "stacking vs averaging", "U = 40, p = 0.469; U = 48, p = 0.909"),
