@@ -70,3 +70,15 @@ def test_denoise_training_writes_its_curve(tmp_path):
   groups = report_lib._curve_groups([json.loads(l) for l in open(tmp_path / "metrics.jsonl")])
   assert "loss" in groups and "psnr" in groups  # train loss and validation PSNR panels
   assert os.path.getsize(tmp_path / "training_curves.png") > 1000
+
+
+def test_write_report_and_read_results_round_trip(tmp_path, capsys):
+  from vision_jax import report
+  with pytest.raises(FileNotFoundError, match="results.json does not exist; run --mode=train first"):
+    report.read_results(str(tmp_path))
+  report.write_json(str(tmp_path / "results.json"), {"acc": np.float32(0.5), "rows": [1, 2]})
+  assert report.read_results(str(tmp_path)) == {"acc": 0.5, "rows": [1, 2]}
+  report.write_report(str(tmp_path), "# title\n", {"main": (["a", "b"], [[1, 2.5]])})
+  assert (tmp_path / "results.md").read_text() == "# title\n"
+  assert (tmp_path / "main.csv").read_text().splitlines() == ["a,b", "1,2.5"]
+  assert "main.csv" in capsys.readouterr().out

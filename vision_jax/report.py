@@ -58,6 +58,24 @@ def write_text_atomic(path: str, text: str) -> None:
   os.replace(tmp, path)
 
 
+def read_results(workdir: str) -> dict:
+  """workdir/results.json of a finished run (what --mode=report re-renders); one-line error if missing."""
+  path = os.path.join(workdir, "results.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} does not exist; run --mode=train first")
+  with open(path) as f:
+    return json.load(f)
+
+
+def write_report(workdir: str, text: str, tables: dict) -> None:
+  """workdir/results.md (text) and one <name>.csv per {name: (header, rows)}; prints the report."""
+  write_text_atomic(os.path.join(workdir, "results.md"), text)
+  for name, (header, rows) in tables.items():
+    write_csv(os.path.join(workdir, f"{name}.csv"), header, rows)
+  print(text)
+  print(f"wrote {workdir}/results.md, results.json, {', '.join(f'{n}.csv' for n in tables)} and figures")
+
+
 def image_grid_figure(path: str, panels: list[tuple[str, np.ndarray]], ncols: int = 4,
                       title: str | None = None) -> None:
   """Saves a grid of panels [(caption, (H, W), (H, W, 1) grayscale or (H, W, 3) RGB array in [0,1])] as a PNG."""

@@ -216,21 +216,12 @@ def _jsonable(results: dict) -> dict:
 
 
 def _write(workdir: str, results: dict) -> dict:
-  text, tables = render(results)
-  report_lib.write_text_atomic(os.path.join(workdir, "results.md"), text)
-  for name, (header, rows) in tables.items():
-    report_lib.write_csv(os.path.join(workdir, f"{name}.csv"), header, rows)
-  print(text)
-  print(f"wrote {workdir}/results.md, results.json, {', '.join(f'{n}.csv' for n in tables)} and figures")
+  report_lib.write_report(workdir, *render(results))
   return results
 
 
 def report(config, workdir: str) -> dict:
-  path = os.path.join(workdir, "results.json")
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} does not exist; run --mode=train first")
-  with open(path) as f:
-    return _write(workdir, json.load(f))
+  return _write(workdir, report_lib.read_results(workdir))
 
 
 def explain(config, workdir: str) -> dict:
