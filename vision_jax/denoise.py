@@ -59,11 +59,11 @@ def _weights_path(model: str) -> str:
 def _load(path: str) -> LoadedModel:
   import jax.numpy as jnp
   from vision_jax.models.denoisers import get_denoiser
-  from vision_jax.tasks.denoise import export
+  from vision_jax.train import weights_file
   if not os.path.exists(path):
     raise FileNotFoundError(f"weights file {path!r} does not exist; expected an export of "
                             "`python -m vision_jax.main ... --mode=export` (or `make weights`)")
-  params, meta = export.read_npz(path)
+  params, meta = weights_file.read_npz(path)
   fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["fields"].items()}
   module = get_denoiser(meta["backbone"], **fields)
   return LoadedModel(os.path.basename(path), module, {k: jnp.asarray(v) for k, v in params.items()}, meta)
@@ -134,14 +134,14 @@ def denoise(image, sigma=None, model="default") -> np.ndarray:
     model's range, an unknown model.
   """
   from vision_jax import noise_estimation
-  from vision_jax.tasks.denoise import blind
+  from vision_jax.models.denoisers.tnrd_blind import with_noise_map
   loaded = load_model(model)
   x, was_2d = _as_float_image(image)
   s = _check_sigma(sigma, loaded)
   channels = np.moveaxis(x, -1, 0)[..., None]  # (C, H, W, 1): one image per channel
   lo, hi = loaded.sigma_range
   levels = [min(max(noise_estimation.estimate_sigma(ch), lo), hi) if s is None else s for ch in channels]
-  inp = blind.with_noise_map(channels, np.asarray(levels, np.float32))
+  inp = with_noise_map(channels, np.asarray(levels, np.float32))
   out = np.asarray(_apply_fn(loaded.module)(loaded.params, inp))[..., 0]
   out = np.clip(np.moveaxis(out, 0, -1), 0.0, 1.0).astype(np.float32)
   return out[..., 0] if was_2d else out

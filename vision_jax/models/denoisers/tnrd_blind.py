@@ -37,6 +37,15 @@ from vision_jax.models.denoisers.tnrd import dct_filters, filter_adjoint, filter
 DEFAULT_KNOTS = tuple(float(s) for s in range(0, 60, 5))  # 0, 5, ..., 55
 
 
+def with_noise_map(noisy, sigma):
+  """concat(noisy, sigma / 255) along the last axis; sigma: a number or (N,) levels for (N, H, W, C)."""
+  xp = jnp if isinstance(noisy, jax.Array) else np
+  s = xp.asarray(sigma, noisy.dtype) / 255.0
+  if s.ndim == 1:
+    s = s.reshape((-1,) + (1,) * (noisy.ndim - 1))
+  return xp.concatenate([noisy, xp.broadcast_to(s, noisy.shape[:-1] + (1,)).astype(noisy.dtype)], axis=-1)
+
+
 def knot_weights(sigma: jax.Array, knots) -> jax.Array:
   """Hat-function weights h_k(sigma): (N,) levels (0-255) -> (N, K), rows sum to 1, clamped at the ends."""
   knots = np.asarray(knots, np.float32)

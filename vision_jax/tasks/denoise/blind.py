@@ -22,6 +22,7 @@ import numpy as np
 
 from vision_jax import noise_estimation
 from vision_jax.models.denoisers import takes_noise_map
+from vision_jax.models.denoisers.tnrd_blind import with_noise_map  # noqa: F401 (the input convention)
 from vision_jax.train.state import apply_model
 
 WEIGHTINGS = ("inverse", "none")
@@ -51,15 +52,6 @@ def check_blind_config(config, model) -> None:
   weighting = str(config.noise.get("train_weighting", "inverse"))
   if weighting not in WEIGHTINGS:
     raise ValueError(f"noise.train_weighting={weighting!r} is invalid; expected one of {', '.join(WEIGHTINGS)}")
-
-
-def with_noise_map(noisy, sigma):
-  """concat(noisy, sigma / 255) along the last axis; sigma: a number or (N,) levels for (N, H, W, C)."""
-  xp = jnp if isinstance(noisy, jax.Array) else np
-  s = xp.asarray(sigma, noisy.dtype) / 255.0
-  if s.ndim == 1:
-    s = s.reshape((-1,) + (1,) * (noisy.ndim - 1))
-  return xp.concatenate([noisy, xp.broadcast_to(s, noisy.shape[:-1] + (1,)).astype(noisy.dtype)], axis=-1)
 
 
 def level_weights(sigma: jax.Array, weighting: str) -> jax.Array:

@@ -20,8 +20,8 @@ import numpy as np
 from vision_jax import report as report_lib
 from vision_jax.tasks.denoise import blind, model as model_lib
 from vision_jax.train import loop, workdir as workdir_lib
+from vision_jax.train.weights_file import FORMAT, read_npz, write_npz  # noqa: F401 (re-exported)
 
-FORMAT = 1
 # The regression check recorded in every export: crop (top, left, size) of a bundled picture, AWGN with
 # np.random.default_rng(seed), sigma on the 0-255 scale; denoised by the API with sigma given and estimated.
 CHECK = {"image": "astronaut", "top": 40, "left": 180, "size": 96, "sigma": 25.0, "seed": 0}
@@ -46,36 +46,6 @@ def check_psnrs(denoise_fn, check: dict = CHECK) -> dict:
   for key, s in (("psnr_given_sigma", float(check["sigma"])), ("psnr_estimated_sigma", None)):
     out[key] = evaluation.score(np.asarray(denoise_fn(noisy, s))[..., None], clean[..., None])[0]
   return out
-
-
-def flat_params(params: dict) -> dict:
-  """{name: float32 array} of a model's parameters (TNRD-family parameters are one level deep)."""
-  out = {}
-  for name, value in params.items():
-    if isinstance(value, dict):
-      raise ValueError(f"parameter group {name!r} is nested; export handles flat parameter dicts (TNRD family)")
-    out[name] = np.asarray(value, np.float32)
-  return out
-
-
-def write_npz(path: str, params: dict, meta: dict) -> str:
-  """Writes params (as param/<name>) and meta (JSON) atomically; returns path."""
-  arrays = {f"param/{k}": v for k, v in flat_params(params).items()}
-  arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
-  tmp = path + ".tmp.npz"
-  np.savez(tmp, **arrays)
-  os.replace(tmp, path)
-  return path
-
-
-def read_npz(path: str) -> tuple[dict, dict]:
-  """(params, meta) of an exported file, read with allow_pickle=False."""
-  with np.load(path, allow_pickle=False) as f:
-    params = {k[len("param/"):]: np.asarray(f[k]) for k in f.files if k.startswith("param/")}
-    meta = json.loads(str(f["meta"]))
-  if meta.get("format") != FORMAT:
-    raise ValueError(f"{path} has weights format {meta.get('format')!r}; expected {FORMAT}")
-  return params, meta
 
 
 def _training_record(config, workdir: str) -> dict:
