@@ -35,6 +35,7 @@ from vision_jax.models import get_classifier
 from vision_jax.projects.covid_cxr import evaluation, sources
 from vision_jax.tasks.classify import common as classify
 from vision_jax.train import loop, state as state_lib
+from vision_jax.train.precise_bn import precise_batch_stats
 from vision_jax.train.state import apply_model
 
 LOSSES = ("sigmoid_focal",)
@@ -214,28 +215,7 @@ def make_problem(config, s: Setup, val: data_lib.ClassificationData | None) -> l
 
 
 # ----------------------------------------------------------------------------- precise BatchNorm statistics
-def _bn_input_moments(model, variables, x):
-  """{BatchNorm module path: (mean, biased variance) of its input over (N, H, W)} in a train-mode forward pass."""
-  import flax.linen as nn
-  moments = {}
-
-  def interceptor(next_fun, args, kwargs, context):
-    if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
-      h = args[0]
-      axes = tuple(range(h.ndim - 1))
-      moments[tuple(context.module.path)] = (jnp.mean(h, axes), jnp.var(h, axes))
-    return next_fun(*args, **kwargs)
-
-  with nn.intercept_methods(interceptor):
-    model.apply(variables, x, train=True, mutable=["batch_stats"])
-  return moments
-
-
-@functools.partial(jax.jit, static_argnames=("model",))
-def _moments_jit(model, variables, x):
-  return _bn_input_moments(model, variables, x)
-
-
+# precise_batch_stats (vision_jax/train/precise_bn.py) over the fixed batches of calibration_batches.
 def calibration_batches(train: data_lib.ClassificationData, config) -> list[np.ndarray]:
   """The fixed training batches (no augmentation) that precise BN averages over: the first
   train.precise_bn_batches batches of the balanced order of epoch 0 at seed config.seed + 1."""
@@ -243,27 +223,6 @@ def calibration_batches(train: data_lib.ClassificationData, config) -> list[np.n
   order = oversample_indices(train.labels, np.random.default_rng([int(config.seed) + 1, 0]))
   k = min(k, len(order) // bs)
   return [model_input(train.images[order[i * bs:(i + 1) * bs]]) for i in range(k)]
-
-
-def precise_batch_stats(model, state, batches) -> dict:
-  """Population statistics of every BatchNorm layer (Wu & Johnson 2021, "precise BN"): the average over
-  `batches` of each layer's train-mode input mean and (biased) variance, with the weights of `state`.
-  Replaces the running averages (momentum 0.99), which lag the weights early in training."""
-  from flax import traverse_util
-  variables = state_lib.model_variables(state)
-  sums = None
-  for x in batches:
-    m = jax.device_get(_moments_jit(model, variables, jnp.asarray(x)))
-    sums = m if sums is None else {k: (sums[k][0] + v[0], sums[k][1] + v[1]) for k, v in m.items()}
-  flat = {}
-  for path, (mean, var) in sums.items():
-    flat[(*path, "mean")] = np.asarray(mean / len(batches), np.float32)
-    flat[(*path, "var")] = np.asarray(var / len(batches), np.float32)
-  stats = traverse_util.unflatten_dict(flat)
-  ref = traverse_util.flatten_dict(state["batch_stats"])
-  if set(ref) != set(flat):
-    raise ValueError(f"precise BN found {len(flat)} statistics but the model has {len(ref)}; expected the same layers")
-  return stats
 
 
 def calibrated(model, state, batches) -> dict:

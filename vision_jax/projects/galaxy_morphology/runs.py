@@ -19,7 +19,6 @@ test all denoised with the setting tuned on validation images).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 
@@ -36,7 +35,7 @@ from vision_jax.models.classifiers import VGG, ResNet
 from vision_jax.models.classifiers.lenet_alexnet_vgg import VGG_STAGES
 from vision_jax.projects.galaxy_morphology import models
 from vision_jax.tasks.classify import common as classify
-from vision_jax.train import loop, state as state_lib, workdir as workdir_lib
+from vision_jax.train import loop, precise_bn, state as state_lib, workdir as workdir_lib
 from vision_jax.train.state import apply_model
 
 
@@ -174,48 +173,17 @@ def needs_inference_bn(arch: str) -> bool:
   return arch == "cnn2"
 
 
-@functools.partial(jax.jit, static_argnames=("model",))
-def _bn_moments_without_dropout(model, variables, x):
-  """{BatchNorm path: (mean, biased var) of its input} in a train-mode pass with every Dropout skipped."""
-  import flax.linen as nn
-  moments = {}
-
-  def interceptor(next_fun, args, kwargs, context):
-    if isinstance(context.module, nn.Dropout) and context.method_name == "__call__":
-      return args[0]
-    if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
-      h = args[0]
-      axes = tuple(range(h.ndim - 1))
-      moments[tuple(context.module.path)] = (jnp.mean(h, axes), jnp.var(h, axes))
-    return next_fun(*args, **kwargs)
-
-  with nn.intercept_methods(interceptor):
-    model.apply(variables, x, train=True, mutable=["batch_stats"])
-  return moments
-
-
 def inference_bn_state(model, state: dict, images, num_batches: int = INFERENCE_BN_BATCHES, batch_size: int = 32,
                        seed: int = 0) -> dict:
   """`state` with its BatchNorm statistics replaced by population statistics under inference conditions:
   the average over `num_batches` fixed training batches of each BatchNorm input's mean and variance in a
   train-mode pass with dropout off (precise BN, Wu & Johnson 2021, without the dropout variance shift)."""
-  from flax import traverse_util
   if not jax.tree.leaves(state.get("batch_stats", {})):
     return state
-  variables = state_lib.model_variables(state)
   order = np.random.default_rng([int(seed), 7]).permutation(len(images))
   k = max(1, min(int(num_batches), len(images) // batch_size))
-  sums = None
-  for i in range(k):
-    m = jax.device_get(_bn_moments_without_dropout(model, variables, jnp.asarray(images[order[i * batch_size:(i + 1) * batch_size]])))
-    sums = m if sums is None else {p: (sums[p][0] + v[0], sums[p][1] + v[1]) for p, v in m.items()}
-  flat = {}
-  for path, (mean, var) in sums.items():
-    flat[(*path, "mean")] = np.asarray(mean / k, np.float32)
-    flat[(*path, "var")] = np.asarray(var / k, np.float32)
-  if set(flat) != set(traverse_util.flatten_dict(state["batch_stats"])):
-    raise ValueError(f"inference BN found {len(flat)} statistics; expected the model's {len(traverse_util.flatten_dict(state['batch_stats']))}")
-  return {**state, "batch_stats": traverse_util.unflatten_dict(flat)}
+  batches = [images[order[i * batch_size:(i + 1) * batch_size]] for i in range(k)]
+  return {**state, "batch_stats": precise_bn.precise_batch_stats(model, state, batches)}
 
 
 def scores(model, state, data, batch_size: int) -> dict:
