@@ -15,7 +15,14 @@ Without the coordinate channels (plain input; ablation of the box head's positio
 A folder in the ILSVRC CLS-LOC layout (ROOT/Data/<split>/<class>/*.JPEG + ROOT/Annotations/<split>/<class>/*.xml):
     --config.data.source=voc:/path/to/ROOT --config.data.options={}
 
-Arguments: small, box_weight (float), coord (bool).
+Arguments: small, box_weight (float, default 0.2), coord (bool).
+
+box_weight 0.2 (not 1): the box loss (5 L1 + 2 (1 - GIoU), about 3 at initialisation against a CE of
+2.3) shares the backbone with the class head, and at weight 1 it held the class back. Probes on
+train/validation only (1,200 training canvases, 300 validation, this schedule, no test split): val accuracy
+after 300 steps 0.353 at weight 1, 0.573 at weight 0, 0.740 at weight 0.2 (mean IoU 0.817 / - / 0.725);
+with the :small config's 2,400 canvases, 0.827 at 0.2 and 0.807 at 0.1 after 300 steps, 0.927 at 0.2
+after 450 (6 epochs, now the :small schedule; mean IoU 0.769).
 """
 
 import ml_collections
@@ -25,7 +32,7 @@ from vision_jax.config_utils import parse_arg
 
 
 def get_config(arg=None):
-  a = parse_arg(arg, small=False, box_weight=1.0, coord=True)
+  a = parse_arg(arg, small=False, box_weight=0.2, coord=True)
   small = a["small"]
   sizes = (2400, 1000, 800) if small else (7000, 3000, 2000)
   c = ml_collections.ConfigDict()
@@ -47,7 +54,7 @@ def get_config(arg=None):
   c.loss = ml_collections.ConfigDict({
       "box_weight": a["box_weight"], "l1_weight": 5.0, "giou_weight": 2.0, "label_smoothing": 0.0,
   })
-  epochs = 4 if small else 6
+  epochs = 6  # :small 450 steps (4 epochs, 300 steps: val accuracy 0.827 in the probe above; 6: 0.927)
   steps = epochs * (sizes[0] // 32)
   c.optim = ml_collections.ConfigDict({
       "name": "lamb", "lr": 0.01, "b1": 0.9, "b2": 0.98, "weight_decay": 1e-4,
