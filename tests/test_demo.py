@@ -18,6 +18,8 @@ def test_reduced_demo_network_beats_noisy_input_and_writes_the_report(tmp_path):
   mean = {m: r["mean_psnr"] for m, r in methods.items()}
   assert mean[net] > mean["noisy input"] + 1.0, mean  # 150 steps: about +3 dB at this size
   assert mean["pde:zg tuned by SURE [zero-shot]"] > mean["noisy input"], mean
+  x8 = demo.self_ensemble_label(net)  # the x8 flip/rotation self-ensemble of the same checkpoint
+  assert mean[x8] > mean["noisy input"] + 1.0 and mean[x8] != mean[net], mean
   for name in ("results.md", "results.json", "results.csv", "comparison.png", "training_curves.png"):
     assert (tmp_path / name).stat().st_size > 0, name
   record = json.loads((tmp_path / "results.json").read_text())
@@ -26,6 +28,22 @@ def test_reduced_demo_network_beats_noisy_input_and_writes_the_report(tmp_path):
   assert "Verdict: not reproduced" in text  # the held-out verdict line
   assert "ORACLE (fits clean test target)" in text  # the paper's protocol on the first image, labelled
   assert "[ORACLE]" in text and "tv_chambolle" in text
+  assert "x8 flip/rotation self-ensemble" in text
+
+
+def test_seed_spread_tabulates_every_network_row_per_seed(tmp_path):
+  cfg = load_config("pinn_denoise.demo", "tiny,seeds=2")
+  cfg.train.steps = 20
+  out = demo.train(cfg, str(tmp_path))
+  rows = ["dncnn-zg [held-out]", "dncnn-zg [held-out] + x8 self-ensemble"]
+  assert list(out["means"]) == rows
+  for row in rows:  # each per-seed mean is the sub-run's own result, and the spread is max - min over seeds
+    sub = {s: json.loads(next(tmp_path.glob(f"seed{s}-*/results.json")).read_text())["methods"][row] for s in (0, 1)}
+    assert out["means"][row] == {s: pytest.approx(np.mean(sub[s]["psnr"])) for s in (0, 1)}
+    assert out["spread"][row] == pytest.approx(abs(out["means"][row][0] - out["means"][row][1]))
+  assert out["means"][rows[0]][0] != out["means"][rows[0]][1]  # the seed changes the network
+  text = (tmp_path / "seeds.md").read_text()
+  assert f"spread (max - min) {out['spread'][rows[1]]:.2f} dB" in text
 
 
 def test_check_same_inputs_refuses_a_different_noisy_image():

@@ -14,7 +14,10 @@ training loss and on the validation image (bundled:clock), never on a test image
 - the PDE term's weight is 0.1, not Algorithm 1's 1.0: its implicit-step residual x - y - tau F(x)
   vanishes one short diffusion step from the noisy input y, so at weight 1 it pulls the output halfway
   back to y (on clock: 17.3 dB at 1.0 against 23.1 dB at 0.1 after 1500 steps);
-- learning rate 2e-3 with a 100-step linear warm-up, cosine decay and gradient clipping at norm 1.
+- learning rate 2e-3 with a 100-step linear warm-up, cosine decay and gradient clipping at norm 1;
+- the network is also reported with its x8 flip/rotation self-ensemble (eval.self_ensemble: the mean of
+  the 8 dihedral transforms of the noisy input, denoised and mapped back): over seeds 0-4 it lifts the
+  mean PSNR by about 0.4 dB and narrows the seed spread from 0.32 to 0.25 dB.
 Every field of configs/pinn_denoise/default.py exists here too and can be overridden.
 """
 
@@ -44,6 +47,7 @@ def get_config(arg=None):
   c.train.log_every = 50
   c.train.checkpoint_every = 500
   c.train.eval_every = 0
+  c.eval.self_ensemble = True
   if a["tiny"]:  # tests/test_demo.py: every piece on two small test images
     c.data.train = "bundled:camera,brick,grass"
     c.data.train_max_size = 96

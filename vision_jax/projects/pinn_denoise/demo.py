@@ -15,8 +15,9 @@ resumed on a rerun) or a function of this project:
      estimated) against BM3D (true sigma) at AWGN config.study.shipped_sigma on the same test images.
 Every method of a table sees the same noisy arrays; the driver checks it bit for bit.
 
-study.seeds = n > 0 instead runs only piece 1's network once per seed 0..n-1 (references off) and
-writes the spread of its mean PSNR (seeds.md): the robustness figure the README quotes.
+study.seeds = n > 0 instead runs only piece 1's network (and its x8 self-ensemble, eval.self_ensemble) once
+per seed 0..n-1 (references off) and writes the spread of its mean PSNR (seeds.md): the robustness figure
+the README quotes.
 
 Writes workdir/results.md / .json / .csv, comparison.png (clean, noisy, every method with its PSNR
 on the first test image) and training_curves.png (every weighted term of the PINN loss per step).
@@ -118,6 +119,11 @@ def _settings_text(per_image: list[dict]) -> str:
   return "; ".join(", ".join(f"{k}={v:.4g}" for k, v in s.items() if k != "score") for s in per_image)
 
 
+def self_ensemble_label(net: str) -> str:
+  """The row label modes.model_rows gives the network's x8 self-ensemble."""
+  return net + " + x8 self-ensemble"
+
+
 def summary_lines(config, test, results: dict, net: str, prior_row: str, oracle: dict, heldout_cfg) -> list[str]:
   """The bold lines of the report: the network against the references, the oracle protocol, the verdicts."""
   m = {k: _mean(v) for k, v in results.items()}
@@ -128,7 +134,11 @@ def summary_lines(config, test, results: dict, net: str, prior_row: str, oracle:
     gains.append(f"{m[net] - m[pm]:+.2f} dB against {pm}")
   if "bm3d" in m:
     gains.append(f"{m[net] - m['bm3d']:+.2f} dB against bm3d")
-  lines = [f"Held-out network {net}: {m[net]:.2f} dB mean PSNR; " + ", ".join(gains) + ".",
+  lines = [f"Held-out network {net}: {m[net]:.2f} dB mean PSNR; " + ", ".join(gains) + "."]
+  if self_ensemble_label(net) in m:
+    x8 = m[self_ensemble_label(net)]
+    lines.append(f"The same network with its x8 flip/rotation self-ensemble: {x8:.2f} dB ({x8 - m[net]:+.2f} dB).")
+  lines += [
            f"PDE prior without any clean image ({prior_row}): {m[prior_row]:.2f} dB, "
            f"{m[prior_row] - m['noisy input']:+.2f} dB over the noisy input."]
   olabel = next(k for k in oracle if "ORACLE" in k)
@@ -199,24 +209,31 @@ def _load_settings(sub_dir: str) -> dict:
 
 
 def seed_spread(config, workdir: str) -> dict:
-  """The held-out network alone for seeds 0..study.seeds-1: per-seed mean PSNR and the spread (seeds.md)."""
+  """The held-out network alone for seeds 0..study.seeds-1: per-seed mean PSNR of each of its rows (the
+  network, and its x8 self-ensemble if eval.self_ensemble) and their spread (seeds.md)."""
   n = int(config.study.seeds)
   quiet = {"eval.baselines": "", "eval.classical_prior": ""}
-  means = {}
+  means = {}  # {row: {seed: mean PSNR}}
   for seed in range(n):
     r = study.sub_run(config, workdir, f"seed{seed}", seed=seed, **quiet)
-    net = next(k for k in r if k not in ("_info", "noisy input"))
-    means[seed] = _mean(r[net])
+    for row in (k for k in r if k not in ("_info", "noisy input")):
+      means.setdefault(row, {})[seed] = _mean(r[row])
     noisy = _mean(r["noisy input"])
-  values = np.array(list(means.values()))
-  lines = [f"# Held-out {net}: mean PSNR over seeds 0-{n - 1}", "",
-           report_lib.markdown_table(["seed", "mean PSNR (dB)"], [[s, v] for s, v in means.items()]), "",
-           f"Noisy input {noisy:.2f} dB. Mean {values.mean():.2f} dB, min {values.min():.2f}, max {values.max():.2f}, "
-           f"spread (max - min) {values.max() - values.min():.2f} dB, sd {values.std(ddof=1) if n > 1 else 0:.2f} dB.", ""]
-  text = "\n".join(lines)
+  rows = list(means)
+  lines = [f"# Held-out {rows[0]}: mean PSNR over seeds 0-{n - 1}", "",
+           report_lib.markdown_table(["seed"] + [f"{row} (dB)" for row in rows],
+                                     [[s] + [means[row][s] for row in rows] for s in range(n)]), "",
+           f"Noisy input {noisy:.2f} dB."]
+  spreads = {}
+  for row in rows:
+    v = np.array(list(means[row].values()))
+    spreads[row] = float(v.max() - v.min())
+    lines.append(f"{row}: mean {v.mean():.2f} dB, min {v.min():.2f}, max {v.max():.2f}, spread (max - min) "
+                 f"{spreads[row]:.2f} dB, sd {v.std(ddof=1) if n > 1 else 0:.2f} dB.")
+  text = "\n".join(lines + [""])
   report_lib.write_text_atomic(os.path.join(workdir, "seeds.md"), text)
   print(text)
-  return {"means": means, "spread": float(values.max() - values.min())}
+  return {"means": means, "spread": spreads}
 
 
 def report_mode(config, workdir: str):
