@@ -85,6 +85,25 @@ def test_load_backbone_copies_pretrained_weights_and_refuses_a_mismatch():
     models.load_backbone(other)(v)
 
 
+def test_resnet50_pretraining_starts_from_identity_blocks_with_a_warmed_up_higher_rate():
+  # issue 14: Adam 1e-3 + cosine left the ResNet50-style pretraining at chance (0.10 validation accuracy)
+  from vision_jax.projects.galaxy_morphology import runs
+  net = runs.backbone("resnet50", 10, 0.125)
+  v = net.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)))
+  blocks = [k for k in v["params"] if k.startswith("stage")]
+  assert len(blocks) == 16  # 3 + 4 + 6 + 3 bottlenecks
+  for b in blocks:  # each residual branch starts at zero: the block is the (projected) shortcut
+    np.testing.assert_array_equal(v["params"][b]["bn3"]["scale"], 0.0)
+    assert np.all(np.asarray(v["params"][b]["bn2"]["scale"]) == 1.0)
+  o = runs.pretrain_optim("resnet50", 750)
+  assert (o["name"], o["lr"], o["schedule"], o["warmup_steps"]) == ("adam", 3e-3, "warmup_cosine", 75)
+  assert "warmup_steps" not in runs.pretrain_optim("vgg16", 750)
+  import ml_collections
+  from vision_jax.train.state import make_schedule
+  lr = make_schedule(ml_collections.ConfigDict(o), 750)
+  assert float(lr(0)) == 0.0 and abs(float(lr(75)) - 3e-3) < 1e-9 and float(lr(749)) < 1e-5
+
+
 def test_denoiser_tuning_improves_psnr_on_validation_pairs():
   rng = np.random.default_rng(0)
   yy, xx = np.mgrid[:32, :32]

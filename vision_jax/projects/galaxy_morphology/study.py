@@ -56,9 +56,10 @@ class Study:
     model = runs.backbone(arch, 10, float(c.model.width))
     steps, per_epoch = _steps(c, len(tr), int(c.study.pretrain_epochs))
     sub = runs.sub_config(c, name, steps, per_epoch,
-                          {"name": "adam", "lr": 1e-3, "schedule": "cosine", "weight_decay": 0.0, "grad_clip": 0.0},
+                          runs.pretrain_optim(arch, steps),
                           {"arch": arch, "task": "localization:digits classes", "images": int(c.study.pretrain_images),
-                           "width": float(c.model.width), "epochs": int(c.study.pretrain_epochs)})
+                           "width": float(c.model.width), "epochs": int(c.study.pretrain_epochs),
+                           "zero_init_residual": arch == "resnet50"})
     fp = workdir_lib.fingerprint(sub)
     folder = os.path.join(self.folder, f"{name}-{fp[:10]}")
     done = runs.read_done(folder)
