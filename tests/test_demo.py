@@ -8,7 +8,7 @@ import pytest
 
 from conftest import load_config
 from vision_jax.projects.pinn_denoise import demo
-from vision_jax.tasks.denoise import evaluation
+from vision_jax.tasks.denoise import evaluation, modes
 
 
 def test_reduced_demo_network_beats_noisy_input_and_writes_the_report(tmp_path):
@@ -18,7 +18,7 @@ def test_reduced_demo_network_beats_noisy_input_and_writes_the_report(tmp_path):
   mean = {m: r["mean_psnr"] for m, r in methods.items()}
   assert mean[net] > mean["noisy input"] + 1.0, mean  # 150 steps: about +3 dB at this size
   assert mean["pde:zg tuned by SURE [zero-shot]"] > mean["noisy input"], mean
-  x8 = demo.self_ensemble_label(net)  # the x8 flip/rotation self-ensemble of the same checkpoint
+  x8 = modes.self_ensemble_label(net)  # the x8 flip/rotation self-ensemble of the same checkpoint
   assert mean[x8] > mean["noisy input"] + 1.0 and mean[x8] != mean[net], mean
   for name in ("results.md", "results.json", "results.csv", "comparison.png", "training_curves.png"):
     assert (tmp_path / name).stat().st_size > 0, name

@@ -59,7 +59,7 @@ class Study:
                           runs.pretrain_optim(arch, steps),
                           {"arch": arch, "task": "localization:digits classes", "images": int(c.study.pretrain_images),
                            "width": float(c.model.width), "epochs": int(c.study.pretrain_epochs),
-                           "zero_init_residual": arch == "resnet50"})
+                           "zero_init_residual": bool(getattr(model, "zero_init_residual", False))})
     fp = workdir_lib.fingerprint(sub)
     folder = os.path.join(self.folder, f"{name}-{fp[:10]}")
     done = runs.read_done(folder)

@@ -119,11 +119,6 @@ def _settings_text(per_image: list[dict]) -> str:
   return "; ".join(", ".join(f"{k}={v:.4g}" for k, v in s.items() if k != "score") for s in per_image)
 
 
-def self_ensemble_label(net: str) -> str:
-  """The row label modes.model_rows gives the network's x8 self-ensemble."""
-  return net + " + x8 self-ensemble"
-
-
 def summary_lines(config, test, results: dict, net: str, prior_row: str, oracle: dict, heldout_cfg) -> list[str]:
   """The bold lines of the report: the network against the references, the oracle protocol, the verdicts."""
   m = {k: _mean(v) for k, v in results.items()}
@@ -135,8 +130,8 @@ def summary_lines(config, test, results: dict, net: str, prior_row: str, oracle:
   if "bm3d" in m:
     gains.append(f"{m[net] - m['bm3d']:+.2f} dB against bm3d")
   lines = [f"Held-out network {net}: {m[net]:.2f} dB mean PSNR; " + ", ".join(gains) + "."]
-  if self_ensemble_label(net) in m:
-    x8 = m[self_ensemble_label(net)]
+  if modes.self_ensemble_label(net) in m:
+    x8 = m[modes.self_ensemble_label(net)]
     lines.append(f"The same network with its x8 flip/rotation self-ensemble: {x8:.2f} dB ({x8 - m[net]:+.2f} dB).")
   lines += [
            f"PDE prior without any clean image ({prior_row}): {m[prior_row]:.2f} dB, "

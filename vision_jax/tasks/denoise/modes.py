@@ -112,6 +112,11 @@ def _method(config, model, state, multiple: int) -> TrainedDenoiser:
   return TrainedDenoiser(model, state, multiple, model_lib.eval_sigma(config))
 
 
+def self_ensemble_label(label: str) -> str:
+  """The row label of a trained model's x8 geometric self-ensemble (model_rows)."""
+  return label + " + x8 self-ensemble"
+
+
 def model_rows(config, label: str, method, test: evaluation.TestSet) -> dict:
   """{label: result} of the trained model, plus its x8 geometric self-ensemble if eval.self_ensemble.
 
@@ -120,7 +125,7 @@ def model_rows(config, label: str, method, test: evaluation.TestSet) -> dict:
   """
   out = {label: evaluation.evaluate_method(method, test)}
   if config.eval.get("self_ensemble", False):
-    out[label + " + x8 self-ensemble"] = evaluation.evaluate_method(evaluation.dihedral_self_ensemble(method), test)
+    out[self_ensemble_label(label)] = evaluation.evaluate_method(evaluation.dihedral_self_ensemble(method), test)
   if isinstance(method, TrainedDenoiser) and method.takes_noise_map:
     out[label + ", estimated sigma"] = evaluation.evaluate_method(method.at_sigma(None), test)
   return out
