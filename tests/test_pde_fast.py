@@ -104,3 +104,26 @@ def test_float64_gradients_match_finite_differences(name, param):
     fd_u = (f(u0 + 1e-6 * d) - f(u0 - 1e-6 * d)) / 2e-6
     assert float(jnp.abs(jv - fd_u).max()) < 1e-6 * (1 + float(jnp.abs(jv).max()))
 
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_per_image_batch_equals_joint_batch_and_gradients_agree(name):
+  """batch="per_image" (lax.map) gives the joint loop's values, and "auto" picks it only for big batches."""
+  u = jnp.asarray(RNG.random((2, 3, 11, 9)), jnp.float32)
+  dt = 0.5 * pde.stability_limit(name, **PARAMS[name])
+  kw = dict(fidelity=0.3, **PARAMS[name])
+  joint = pde.solve(u, name, 5, dt, batch="joint", **kw)
+  per = pde.solve(u, name, 5, dt, batch="per_image", **kw)
+  assert float(jnp.abs(per - joint).max()) < 1e-6 and float(jnp.abs(per - u).max()) > 1e-3
+  one = pde.solve(u[1, 2], name, 5, dt, **kw)  # image (1, 2) alone
+  assert float(jnp.abs(per[1, 2] - one).max()) < 1e-6
+  if name == "perona_malik":
+    with _x64():
+      u64 = jnp.asarray(u, jnp.float64)
+      grads = [jax.grad(lambda K: jnp.sum(pde.solve(u64, name, 5, 0.1, batch=b, K=K) ** 2))(jnp.float64(0.3))
+               for b in ("joint", "per_image")]
+      assert abs(float(grads[0]) - float(grads[1])) <= 1e-10 * abs(float(grads[0]))
+  assert fast.use_per_image((16, 256, 256)) and not fast.use_per_image((256, 256))
+  assert not fast.use_per_image((64, 40, 40)) and not fast.use_per_image((2, 128, 128))
+  with pytest.raises(ValueError, match="batch='rows' is invalid; expected one of auto, joint, per_image"):
+    pde.solve(u, name, 2, dt, batch="rows", **PARAMS[name])

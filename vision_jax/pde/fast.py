@@ -308,18 +308,53 @@ def fast_rhs(u, name: str, *, bc: str = "neumann", h: float = 1.0, **params) -> 
 
 
 # ----------------------------------------------------------------------------- solver
+# Per-image evolution of a batch pays once the batch no longer fits the caches together with the
+# solver's scratch buffers (about 6 arrays of the batch's size): images of at least this many pixels,
+# batches of more pixels than PER_IMAGE_MIN_BATCH_PIXELS.
+PER_IMAGE_MIN_PIXELS = 128 * 128
+PER_IMAGE_MIN_BATCH_PIXELS = 2 * 256 * 256
+BATCH_MODES = ("auto", "joint", "per_image")
+
+
+def use_per_image(shape: tuple, batch: str = "auto") -> bool:
+  """Whether a (..., H, W) batch is evolved one image at a time (lax.map) rather than all at once.
+
+  "auto": per image when there are >= 2 images of >= PER_IMAGE_MIN_PIXELS pixels and more than
+  PER_IMAGE_MIN_BATCH_PIXELS in all (each image's steps then run in cache; the joint loop streams
+  the whole batch and its scratch buffers through memory on every step). Both give identical values.
+  """
+  if batch not in BATCH_MODES:
+    raise ValueError(f"batch={batch!r} is invalid; expected one of {', '.join(BATCH_MODES)}")
+  n, px = int(np.prod(shape[:-2], dtype=np.int64)), int(shape[-2]) * int(shape[-1])
+  if batch == "auto":
+    return n >= 2 and px >= PER_IMAGE_MIN_PIXELS and n * px > PER_IMAGE_MIN_BATCH_PIXELS
+  return batch == "per_image" and n >= 2
+
+
 def evolve(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit: Callable | None = None,
-           use_fidelity: bool = True):
+           use_fidelity: bool = True, batch: str = "auto"):
   """`steps` explicit-Euler steps of u_t = F(u) + fidelity (u0 - u), the fast way.
 
   Args:
     u0: (..., H, W) float. name: a key of FAST_RHS. dt, fidelity: scalars (traced or not).
     params: the prior's complete parameters. bc: boundary condition.
     emit: optional function of u after each step, (..., H, W) -> pytree; its values are stacked.
+      It sees the whole batch, so a batch with emit is always evolved jointly.
     use_fidelity: False drops the fidelity term (when it is a concrete 0).
+    batch: "auto", "joint" or "per_image" (see use_per_image); the values are identical.
   Returns:
     u after `steps` steps, and (if emit) the stacked emit outputs with a leading axis of length steps.
   """
+  if emit is None and use_per_image(u0.shape, batch):
+    flat = u0.reshape((-1,) + u0.shape[-2:])
+    out = jax.lax.map(lambda u: _evolve_joint(u, name, steps, dt, fidelity, params, bc, None, use_fidelity)[0], flat)
+    return out.reshape(u0.shape), None
+  return _evolve_joint(u0, name, steps, dt, fidelity, params, bc, emit, use_fidelity)
+
+
+def _evolve_joint(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit: Callable | None,
+                  use_fidelity: bool):
+  """evolve() on the whole (..., H, W) array at once (one loop; every step touches every image)."""
   H, W = u0.shape[-2:]
   g = make_grid(H, W, bc)
   mode = _ghost_refresh_mode(bc, True)

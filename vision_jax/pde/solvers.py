@@ -56,15 +56,17 @@ METHODS = ("fast", "reference")
 
 
 def evolve(u0, prior: Prior, steps: int, dt, fidelity, params: dict, *, bc: str = "neumann",
-           method: str = "fast", emit=None, use_fidelity: bool = True):
+           method: str = "fast", emit=None, use_fidelity: bool = True, batch: str = "auto"):
   """Traceable core of solve(): `steps` steps from u0, optionally emitting emit(u) after each step.
 
   No validation (solve() and grid.py validate first); params must be complete. Returns (u, emitted)
   with emitted the stacked emit outputs, leading axis `steps` (None without emit or for 0 steps).
-  method="fast" falls back to the reference step for a Prior that is not registered.
+  method="fast" falls back to the reference step for a Prior that is not registered; batch (fast path
+  only): "auto", "joint" or "per_image", see fast.use_per_image.
   """
   if method == "fast" and fast_lib.has_fast_path(prior):
-    return fast_lib.evolve(u0, prior.name, steps, dt, fidelity, params, bc, emit=emit, use_fidelity=use_fidelity)
+    return fast_lib.evolve(u0, prior.name, steps, dt, fidelity, params, bc, emit=emit, use_fidelity=use_fidelity,
+                           batch=batch)
 
   def step(u):
     F = prior.rhs(u, bc=bc, **params)
@@ -80,12 +82,12 @@ def evolve(u0, prior: Prior, steps: int, dt, fidelity, params: dict, *, bc: str 
 
 
 @functools.partial(jax.jit, static_argnames=("prior", "steps", "bc", "static", "trajectory", "method",
-                                             "use_fidelity"))
+                                             "use_fidelity", "batch"))
 def _solve_jit(u0, dt, fidelity, dynamic, *, prior, steps, bc, static, trajectory, method="reference",
-               use_fidelity=True):
+               use_fidelity=True, batch="auto"):
   params = {**dynamic, **dict(static)}
   u, traj = evolve(u0, prior, steps, dt, fidelity, params, bc=bc, method=method,
-                   emit=(lambda v: v) if trajectory else None, use_fidelity=use_fidelity)
+                   emit=(lambda v: v) if trajectory else None, use_fidelity=use_fidelity, batch=batch)
   if not trajectory:
     return u
   return u0[None] if traj is None else jnp.concatenate([u0[None], traj], axis=0)
@@ -114,7 +116,8 @@ def check_dt(prior: Prior, dt, fidelity, params: dict, check_stability: bool = T
 
 
 def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_trajectory: bool = False,
-          check_stability: bool = True, bc: str = "neumann", method: str = "fast", **params):
+          check_stability: bool = True, bc: str = "neumann", method: str = "fast", batch: str = "auto",
+          **params):
   """Runs `steps` explicit-Euler steps of u_t = F(u) + fidelity (u0 - u) from u0.
 
   Args:
@@ -127,6 +130,8 @@ def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_tra
     return_trajectory: if True, returns (steps + 1, ..., H, W) with u0 first.
     bc: "neumann" (default), "dirichlet" or "periodic".
     method: "fast" (default; the reference step for a Prior that is not registered) or "reference".
+    batch: how the fast path runs several images: "auto" (default), "joint" (one loop over the whole
+      array) or "per_image" (lax.map, each image's steps in cache); identical values (fast.use_per_image).
     **params: prior parameters (see PRIORS[name].defaults); unknown names raise ValueError.
 
   Returns:
@@ -136,6 +141,8 @@ def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_tra
   ops.check_bc(bc)
   if method not in METHODS:
     raise ValueError(f"unknown solver method={method!r}; valid: {', '.join(METHODS)}")
+  if batch not in fast_lib.BATCH_MODES:
+    raise ValueError(f"batch={batch!r} is invalid; expected one of {', '.join(fast_lib.BATCH_MODES)}")
   steps = _check_steps(steps)
   u0 = ops.as_image(u0, "u0")
   validate.check_finite(u0, "u0")
@@ -144,7 +151,7 @@ def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_tra
   static, dynamic = prior.split_params(params)
   return _solve_jit(u0, jnp.asarray(dt, u0.dtype), jnp.asarray(fidelity, u0.dtype), dynamic,
                     prior=prior, steps=steps, bc=bc, static=static, trajectory=bool(return_trajectory),
-                    method=method, use_fidelity=fid_val != 0.0)
+                    method=method, use_fidelity=fid_val != 0.0, batch=batch)
 
 
 def solve_nhwc(x, prior, steps: int, dt: float, **kwargs):
