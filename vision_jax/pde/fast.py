@@ -28,6 +28,7 @@ the solver as before. Grid spacing h = 1 (the solver's convention); fast_rhs tak
 
 from __future__ import annotations
 
+import os
 from typing import Callable, NamedTuple
 
 import jax
@@ -316,19 +317,31 @@ PER_IMAGE_MIN_BATCH_PIXELS = 2 * 256 * 256
 BATCH_MODES = ("auto", "joint", "per_image")
 
 
-def use_per_image(shape: tuple, batch: str = "auto") -> bool:
+def use_per_image(shape: tuple, batch: str = "auto", backend: str | None = None) -> bool:
   """Whether a (..., H, W) batch is evolved one image at a time (lax.map) rather than all at once.
 
-  "auto": per image when there are >= 2 images of >= PER_IMAGE_MIN_PIXELS pixels and more than
-  PER_IMAGE_MIN_BATCH_PIXELS in all (each image's steps then run in cache; the joint loop streams
-  the whole batch and its scratch buffers through memory on every step). Both give identical values.
+  "auto": per image on CPU when there are >= 2 images of >= PER_IMAGE_MIN_PIXELS pixels and more
+  than PER_IMAGE_MIN_BATCH_PIXELS in all (each image's steps then run in cache; the joint loop
+  streams the whole batch and its scratch buffers through memory on every step); never on GPU/TPU,
+  where the joint loop is what fills the device. Both give identical values.
   """
   if batch not in BATCH_MODES:
     raise ValueError(f"batch={batch!r} is invalid; expected one of {', '.join(BATCH_MODES)}")
   n, px = int(np.prod(shape[:-2], dtype=np.int64)), int(shape[-2]) * int(shape[-1])
   if batch == "auto":
-    return n >= 2 and px >= PER_IMAGE_MIN_PIXELS and n * px > PER_IMAGE_MIN_BATCH_PIXELS
+    backend = backend or jax.default_backend()
+    return backend == "cpu" and n >= 2 and px >= PER_IMAGE_MIN_PIXELS and n * px > PER_IMAGE_MIN_BATCH_PIXELS
   return batch == "per_image" and n >= 2
+
+
+def _groups(n: int) -> list[tuple[int, int]]:
+  """[start, stop) ranges splitting n images into min(n, os.cpu_count()) contiguous groups.
+
+  Each group is its own lax.map: independent loops that XLA:CPU's executor may run on different cores.
+  """
+  g = max(1, min(n, os.cpu_count() or 1))
+  edges = np.linspace(0, n, g + 1).round().astype(int)
+  return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
 def evolve(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit: Callable | None = None,
@@ -347,7 +360,8 @@ def evolve(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit:
   """
   if emit is None and use_per_image(u0.shape, batch):
     flat = u0.reshape((-1,) + u0.shape[-2:])
-    out = jax.lax.map(lambda u: _evolve_joint(u, name, steps, dt, fidelity, params, bc, None, use_fidelity)[0], flat)
+    one = lambda u: _evolve_joint(u, name, steps, dt, fidelity, params, bc, None, use_fidelity)[0]
+    out = jnp.concatenate([jax.lax.map(one, flat[a:b]) for a, b in _groups(flat.shape[0])])
     return out.reshape(u0.shape), None
   return _evolve_joint(u0, name, steps, dt, fidelity, params, bc, emit, use_fidelity)
 
