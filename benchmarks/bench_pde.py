@@ -42,6 +42,7 @@ coefficients written in place into loop-carried scratch buffers (computed once p
 
     python benchmarks/bench_pde.py                        # all priors, 1x256, 1x1024, 16x256, grid search
     python benchmarks/bench_pde.py --priors heat,perona_malik --configs 1x256 --no-grid
+    python benchmarks/bench_pde.py --cpu-devices 2        # + batches split over 2 CPU devices (pde.solve_sharded)
 """
 
 from __future__ import annotations
@@ -237,9 +238,10 @@ def bench_priors(args, jax, jnp, pde, bw, flop_rate):
   trans = transcendental_rates(jax, jnp, args.repeats)
   print(", ".join(f"{k} {v / 1e6:.0f} M/s" for k, v in trans.items()) + " (one jitted loop, 256x256, in cache): "
         "the 'exp/rsqrt bound' column is that rate / the count per pixel-iteration (TRANSCENDENTALS)\n")
-  print("| prior | images | ours (fast) | joint loop | reference JAX | NumPy | ours / NumPy | limit | ours / limit | "
-        "exp/rsqrt bound | ours / bound | ours / NumPy, CPU time | max abs diff vs NumPy |")
-  print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  print(f"| prior | images | ours (fast) | joint loop | solve_sharded ({jax.device_count()} devices) | reference JAX | "
+        "NumPy | ours / NumPy | limit | ours / limit | exp/rsqrt bound | ours / bound | ours / NumPy, CPU time | "
+        "max abs diff vs NumPy |")
+  print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for name in args.priors.split(","):
     dt = 0.5 * pde.stability_limit(name)
     limit = min(bw / BYTES[name], flop_rate / FLOPS[name]) / 1e6
@@ -257,6 +259,8 @@ def bench_priors(args, jax, jnp, pde, bw, flop_rate):
               for m in ("fast", "reference")}
       if n > 1:  # the batch as one loop over all images (what "auto" replaces with per-image loops)
         runs["joint"] = lambda: pde.solve(u0_dev, name, steps, dt, batch="joint").block_until_ready()
+      if n > 1 and jax.device_count() > 1 and n % jax.device_count() == 0:  # one shard per device (core)
+        runs["sharded"] = lambda: pde.solve_sharded(u0_dev, name, steps, dt).block_until_ready()
       for fn in runs.values():
         fn()  # compile + warm-up
       np_steps = args.numpy_steps
@@ -273,8 +277,9 @@ def bench_priors(args, jax, jnp, pde, bw, flop_rate):
       diff = float(np.abs(np.asarray(pde.solve(u0_dev, name, np_steps, dt)) - np_solve(u0, name, np_steps, dt)).max())
       label = f"{n}x{size}x{size}"
       joint = f"{rates['joint']:.0f}" if "joint" in rates else "="
+      sharded = f"{rates['sharded']:.0f}" if "sharded" in rates else "-"
       bnd = f"{bound:.0f} | {100 * rates['fast'] / bound:.0f} %" if bound else "- | -"
-      print(f"| {name} | {label} | {rates['fast']:.0f} | {joint} | {rates['reference']:.0f} | {np_rate:.0f} | "
+      print(f"| {name} | {label} | {rates['fast']:.0f} | {joint} | {sharded} | {rates['reference']:.0f} | {np_rate:.0f} | "
             f"{rates['fast'] / np_rate:.1f}x | {limit:.0f} | {100 * rates['fast'] / limit:.0f} % | {bnd} | "
             f"{cpu_rates['fast'] / cpu_rates['numpy']:.1f}x | {diff:.1e} |",
             flush=True)
@@ -333,9 +338,13 @@ def main():
   ap.add_argument("--no-grid", dest="grid", action="store_false", help="skip the grid-search timing")
   ap.add_argument("--grid-size", type=int, default=256)
   ap.add_argument("--grid-steps", type=int, default=300)
+  ap.add_argument("--cpu-devices", type=int, default=0,
+                  help="expose N CPU devices (jax_num_cpu_devices) so solve_sharded puts one shard per core")
   args = ap.parse_args()
 
   import jax
+  if args.cpu_devices:
+    jax.config.update("jax_num_cpu_devices", args.cpu_devices)
   import jax.numpy as jnp
 
   from vision_jax import pde

@@ -140,8 +140,9 @@ class Scratch:
     self.buffers[name] = refresh(_put(self.buffers[name], value, 1, 1), mode)
     return self.buffers[name]
 
-  def allocate(self) -> dict:
-    return {k: jnp.zeros(shape, dtype) for k, (shape, dtype) in self.specs.items()}
+  def allocate(self, like) -> dict:
+    """Zero buffers of the recorded shapes, typed like `like` (inside shard_map: varying over its axes)."""
+    return {k: jax.lax.full_like(like, 0, dtype, shape) for k, (shape, dtype) in self.specs.items()}
 
 
 # ----------------------------------------------------------------------------- masked differences
@@ -375,7 +376,7 @@ def _evolve_joint(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str
   P0 = to_ghost(u0, bc)
   rec = Scratch()
   _call(name, P0, g, rec, params)  # traced for the intermediate shapes only; XLA drops the values
-  scratch = rec.allocate()
+  scratch = rec.allocate(P0)
 
   def step(src, dst, scratch):
     s = Scratch(scratch)

@@ -154,9 +154,57 @@ def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_tra
                     method=method, use_fidelity=fid_val != 0.0, batch=batch)
 
 
+def solve_sharded(u0, prior, steps: int, dt: float, *, mesh=None, axis: str | None = None, **kwargs):
+  """solve() with the images of a batch (N, H, W) split over the devices of a mesh, one shard each.
+
+  The images evolve independently, so each device runs its shard's loop with no communication (on a
+  CPU host with jax_num_cpu_devices = cores, one core per shard). Values equal solve(u0, ...).
+
+  Args:
+    u0: (N, H, W) with N divisible by the size of the mesh axis. prior, steps, dt, **kwargs: as solve()
+      (return_trajectory is not supported here).
+    mesh: a jax.sharding.Mesh (default: all devices on one axis "batch"); axis: its axis to split N
+      over (default: the mesh's first axis).
+  Returns:
+    (N, H, W), sharded over `axis`.
+  """
+  from jax.sharding import Mesh, NamedSharding, PartitionSpec
+  import numpy as np
+
+  if kwargs.get("return_trajectory"):
+    raise ValueError("solve_sharded does not return trajectories; use solve(..., return_trajectory=True)")
+  u0 = ops.as_image(u0, "u0")
+  if u0.ndim != 3:
+    raise ValueError(f"u0 has shape {tuple(u0.shape)}; solve_sharded expects a batch (N, H, W)")
+  mesh = mesh if mesh is not None else Mesh(np.asarray(jax.devices()), ("batch",))
+  axis = axis or mesh.axis_names[0]
+  if axis not in mesh.axis_names:
+    raise ValueError(f"axis={axis!r} is not an axis of the mesh {mesh.axis_names}")
+  n_dev = mesh.shape[axis]
+  if u0.shape[0] % n_dev:
+    raise ValueError(f"batch of {u0.shape[0]} images does not split over {n_dev} devices of mesh axis {axis!r}; "
+                     "pad it to a multiple")
+  spec = PartitionSpec(axis)
+  u0 = jax.device_put(u0, NamedSharding(mesh, spec))
+  key = (get_prior(prior), int(steps), float(dt), mesh, axis, tuple(sorted(kwargs.items())))
+  try:
+    run = _SHARDED.get(key)
+  except TypeError:  # an unhashable keyword value (an array): no caching
+    key, run = None, None
+  if run is None:
+    run = jax.jit(jax.shard_map(lambda u: solve(u, prior, steps, dt, **kwargs), mesh=mesh, in_specs=spec,
+                                out_specs=spec))
+    if key is not None:
+      _SHARDED[key] = run
+  return run(u0)
+
+
+_SHARDED: dict = {}  # (prior, steps, dt, mesh, axis, kwargs) -> jitted shard_map of solve
+
+
 def solve_nhwc(x, prior, steps: int, dt: float, **kwargs):
   """solve() for NHWC images (..., H, W, C): each channel evolves independently."""
   return ops.on_nhwc(lambda u: solve(u, prior, steps, dt, **kwargs))(x)
 
 
-__all__ = ["METHODS", "check_dt", "evolve", "solve", "solve_nhwc", "stability_limit", "Prior"]
+__all__ = ["METHODS", "check_dt", "evolve", "solve", "solve_nhwc", "solve_sharded", "stability_limit", "Prior"]
