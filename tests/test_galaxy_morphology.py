@@ -1,5 +1,6 @@
 """galaxy_morphology: the slides' networks (closed-form parameter counts, the raw-input scaling),
-frozen transfer (no gradient, fixed BatchNorm statistics), weight loading, denoiser tuning, the
+frozen transfer (no gradient, fixed BatchNorm statistics), weight loading, the pretraining inits
+(ResNet50-style identity blocks, VGG16-style He normal), denoiser tuning and the shipped TNRD per band, the
 statistics (vs statsmodels) and the XAI helpers (IG completeness, LIME on a planted half)."""
 
 import flax.linen as nn
@@ -97,11 +98,41 @@ def test_resnet50_pretraining_starts_from_identity_blocks_with_a_warmed_up_highe
     assert np.all(np.asarray(v["params"][b]["bn2"]["scale"]) == 1.0)
   o = runs.pretrain_optim("resnet50", 750)
   assert (o["name"], o["lr"], o["schedule"], o["warmup_steps"]) == ("adam", 3e-3, "warmup_cosine", 75)
-  assert "warmup_steps" not in runs.pretrain_optim("vgg16", 750)
+  assert (runs.pretrain_optim("vgg16", 750)["lr"], runs.pretrain_optim("vgg16", 750)["warmup_steps"]) == (3e-4, 75)
   import ml_collections
   from vision_jax.train.state import make_schedule
   lr = make_schedule(ml_collections.ConfigDict(o), 750)
   assert float(lr(0)) == 0.0 and abs(float(lr(75)) - 3e-3) < 1e-9 and float(lr(749)) < 1e-5
+
+
+def test_vgg16_pretraining_init_keeps_the_activation_scale_through_the_13_convs():
+  # issue 14: under flax's LeCun-normal default every ReLU halved the second moment (1e-4 after 13 convs) and
+  # the VGG16-style pretraining stayed at ln 10; He normal keeps it within a factor of a few
+  from vision_jax.projects.galaxy_morphology import runs
+  net = runs.backbone("vgg16", 10, 0.125)
+  assert net.dropout_rate == 0.0  # the discarded pretext head: dropout 0.5 on 64 units kept it at chance
+  x = jax.random.uniform(jax.random.key(1), (16, 64, 64, 3))
+  v = net.init(jax.random.key(0), x[:1])
+  he = runs.pretrain_init("vgg16")(v)
+  p0, p1 = v["params"], he["params"]
+  np.testing.assert_allclose(p1["block3_conv2"]["kernel"], np.sqrt(2) * p0["block3_conv2"]["kernel"], rtol=1e-6)
+  np.testing.assert_allclose(p1["classifier"]["fc2"]["kernel"], np.sqrt(2) * p0["classifier"]["fc2"]["kernel"], rtol=1e-6)
+  np.testing.assert_array_equal(p1["classifier"]["fc3"]["kernel"], p0["classifier"]["fc3"]["kernel"])
+  np.testing.assert_array_equal(p1["block3_conv2"]["bias"], 0.0)
+  std = float(np.std(np.asarray(p1["block4_conv1"]["kernel"])))
+  fan_in = 3 * 3 * p1["block4_conv1"]["kernel"].shape[2]
+  assert abs(std * np.sqrt(fan_in / 2.0) - 1.0) < 0.1  # He: variance 2 / fan_in (truncated normal, rescaled)
+  assert runs.pretrain_init("resnet50") is None
+
+  def moments(params):
+    names = ("block1_conv2", "block5_conv3")
+    _, st = net.apply({"params": params}, x, capture_intermediates=lambda m, _: m.name in names,
+                      mutable=["intermediates"])
+    return [float(jnp.mean(jnp.asarray(jax.tree.leaves(st["intermediates"][n])[0]) ** 2)) for n in names]
+  first, last = moments(p0)
+  assert last / first < 1e-2  # LeCun: the signal fades with depth
+  first, last = moments(p1)
+  assert 0.25 < last / first < 4.0
 
 
 def test_denoiser_tuning_improves_psnr_on_validation_pairs():
@@ -117,6 +148,26 @@ def test_denoiser_tuning_improves_psnr_on_validation_pairs():
   assert out.shape == noisy.shape and 0 <= out.min() and out.max() <= 1
   with pytest.raises(ValueError, match="unknown denoiser"):
     denoise.tune("bm4d", noisy, clean)
+
+
+def test_shipped_tnrd_denoises_each_band_as_its_own_image():
+  # the issue's "shipped denoiser": vision_jax.denoise (blind TNRD weights) run band by band
+  import os
+  import vision_jax
+  from vision_jax.denoise import denoise as shipped
+  if not os.path.exists(os.path.join(os.path.dirname(vision_jax.__file__), "weights", "tnrd_blind.npz")):
+    pytest.skip("vision_jax/weights/tnrd_blind.npz is not shipped in this checkout")
+  rng = np.random.default_rng(0)
+  yy, xx = np.mgrid[:32, :32]
+  bands = [np.exp(-((yy - 16) ** 2 + (xx - c) ** 2) / w) * 0.8 + 0.1 for c, w in ((15, 30.0), (12, 60.0), (20, 15.0))]
+  clean = np.stack(bands, -1)[None].repeat(2, 0).astype(np.float32)
+  noisy = np.clip(clean + rng.normal(0, 0.08, clean.shape), 0, 1).astype(np.float32)
+  out = denoise.apply_filter("tnrd", noisy, {"sigma": 20.0})
+  for c in range(3):  # band c alone, as a grayscale image, gives the same output
+    np.testing.assert_allclose(out[1, ..., c], shipped(noisy[1, ..., c], sigma=20.0), atol=1e-5)
+  r = denoise.tune("tnrd", noisy, clean)
+  assert r["setting"] in denoise.GRIDS["tnrd"] and {"sigma": None} in denoise.GRIDS["tnrd"]
+  assert r["val_psnr"] > r["noisy_psnr"] + 3
 
 
 def test_statistics_match_statsmodels():

@@ -59,13 +59,15 @@ class Study:
                           runs.pretrain_optim(arch, steps),
                           {"arch": arch, "task": "localization:digits classes", "images": int(c.study.pretrain_images),
                            "width": float(c.model.width), "epochs": int(c.study.pretrain_epochs),
-                           "zero_init_residual": bool(getattr(model, "zero_init_residual", False))})
+                           "zero_init_residual": bool(getattr(model, "zero_init_residual", False)),
+                           "init": runs.PRETRAIN_INIT[arch], "head_dropout": float(getattr(model, "dropout_rate", 0.0))})
     fp = workdir_lib.fingerprint(sub)
     folder = os.path.join(self.folder, f"{name}-{fp[:10]}")
     done = runs.read_done(folder)
     if done is None:
       self._check_writable(folder)
-      state, step, info = runs.fit_run(sub, folder, model, tr, va, batch_size=int(c.data.batch_size))
+      state, step, info = runs.fit_run(sub, folder, model, tr, va, batch_size=int(c.data.batch_size),
+                                       init_transform=runs.pretrain_init(arch))
       done = {"name": name, "step": step, **info, "val": runs.scores(model, state, va, int(c.eval.batch_size))}
       runs.write_done(folder, done)
     else:
