@@ -76,8 +76,9 @@ def render(r: dict) -> tuple[str, dict]:
   ]
   if "cnn1_raw" in runs:
     raw = runs["cnn1_raw"]
-    lines += [f"CNN-1 with raw 0-255 inputs predicts one class for {_constant_share(raw['test']):.0%} of the test "
-              f"images (test accuracy {raw['test']['accuracy']:.3f})"
+    lines += [f"Share of the test images in CNN-1's most frequent predicted class (100 % = a constant prediction, "
+              f"the slides' collapse; 50 % here = balanced): raw 0-255 inputs {_constant_share(raw['test']):.0%} "
+              f"(test accuracy {raw['test']['accuracy']:.3f})"
               + (f"; with inputs scaled to [0, 1] {_constant_share(runs['cnn1_scaled']['test']):.0%} "
                  f"(accuracy {runs['cnn1_scaled']['test']['accuracy']:.3f})" if "cnn1_scaled" in runs else "") + ".", ""]
   if pre:
