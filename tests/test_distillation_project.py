@@ -29,7 +29,7 @@ def test_bad_configs_are_refused_before_writing(tmp_path, config_loader, field, 
 @pytest.mark.slow
 def test_tiny_end_to_end_run(tmp_path, config_loader):
   config = config_loader("ensemble_distillation", "small")
-  config.data.options.num_images, config.data.image_size, config.cv.folds = 120, 40, 3
+  config.data.options.num_images, config.data.image_size, config.cv.folds = 120, 48, 3
   config.sgdre.init_epochs, config.sgdre.total_epochs = 1, 5
   config.student.epochs = config.kd.epochs = 1
   config.train.progress = False

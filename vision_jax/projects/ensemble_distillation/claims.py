@@ -50,7 +50,7 @@ def verdict(means: dict, statistics: dict, folds: int) -> str:
   sig = "" if folds >= 6 else f" (with {folds} folds no Wilcoxon p can fall below {2 / 2 ** folds:.3f})"
   parts = [f"EKD {'beats' if beats['Student'] else 'does not beat'} the student and "
            f"{'beats' if beats['KD'] else 'does not beat'} KD on mean accuracy / F1 / kappa",
-           f"EKD is {gap:+.1f} pt below the SGDRE ensemble's accuracy",
+           f"EKD is {abs(gap):.1f} pt {'below' if gap >= 0 else 'above'} the SGDRE ensemble's accuracy",
            f"EKD inference takes {ratio:.2f}x the ensemble's"]
   word = "reproduced" if ok else "not reproduced"
   best_kappa = max(means["kappa"].values())

@@ -6,7 +6,8 @@ held out as the validation set of every method (early stopping, snapshot choice)
 takes part in no choice. (The paper does not state its validation split.)
 
 A run (one network fit) lives in workdir/fold<i>/<name>-<fingerprint[:10]>/ with the generic loop's
-checkpoints, run.json (epochs, seconds, best validation AUC, inference seconds on the test fold) and
+checkpoints (the best by validation AUC, and the last state once at the end: a run takes a minute or
+two, so an interrupted one restarts from scratch), run.json (epochs, seconds, best validation AUC, inference seconds on the test fold) and
 logits.npz (eval-mode logits on the fold's fit / val / test images); a finished run is read back.
 """
 
@@ -134,11 +135,12 @@ def run_config(config, fold: int, name: str, optim: dict, epochs: int, patience:
   sub.key = ml_collections.ConfigDict({k: v for k, v in key.items()})
   sub.data = ml_collections.ConfigDict({"scheme": config.data.scheme, "name": config.data.name,
                                         "options": dict(config.data.options), "image_size": int(config.data.image_size),
-                                        "seed": int(config.data.seed), "batch_size": int(config.data.batch_size)})
+                                        "seed": int(config.data.seed), "batch_size": int(config.data.batch_size),
+                                        "featurewise_center": bool(config.data.get("featurewise_center", False))})
   sub.cv = ml_collections.ConfigDict({**config.cv.to_dict(), "fold": fold})
   sub.optim = ml_collections.ConfigDict(optim)
   sub.train = ml_collections.ConfigDict({
-      "steps": int(epochs) * per_epoch, "log_every": per_epoch, "checkpoint_every": per_epoch,
+      "steps": int(epochs) * per_epoch, "log_every": per_epoch, "checkpoint_every": int(epochs) * per_epoch,
       "eval_every": per_epoch, "keep_checkpoints": 1, "progress": bool(config.train.progress),
       "select_metric": "val_roc_auc" if select else "", "select_mode": "max", "patience": int(patience) if select else 0})
   for k in ("mesh", "distributed", "tensorboard", "resume"):
