@@ -39,6 +39,18 @@ What the fast path (pde/fast.py) does about it: ghost-cell state with a zero rin
 differences (no pad or concatenate per step), two state buffers updated in place alternately (two
 steps per loop iteration, no copy), and the exp / rsqrt fluxes, curvature, Laplacian and tensor
 coefficients written in place into loop-carried scratch buffers (computed once per step).
+Batches (measured 2026-12-01 on the idle 2-core EPYC; benchmarks/results/bench_pde.md):
+  * XLA:CPU runs each of these loops on one thread (process CPU time = wall time), so a batch in one
+    loop uses one core. pde.solve_sharded splits it over host devices (--cpu-devices 2, shard_map, no
+    communication): 1.5-1.9x on 2 cores for 16 x 256^2 (PM 516 -> 791, TV 853 -> 1639 Mpix-it/s).
+  * A prior with scratch buffers streams about 6 batch-sized arrays per step; one image at a time
+    (lax.map, solve(batch="auto") on CPU) keeps them in cache: PM 379 -> 516, zg 263 -> 428, tensor
+    102 -> 160 Mpix-it/s at 16 x 256^2. Heat (no scratch) stays joint (3036 joint vs 2502 per image).
+  * XLA_FLAGS=--xla_cpu_prefer_vector_width=512 (AVX-512 hosts; XLA's default is 256-bit) measured
+    +15 % heat, +10-40 % PM, +45-55 % zg, TV unchanged on 1 x 256^2 (two interleaved runs each). It is a
+    process-wide flag, so vision_jax leaves it to the user.
+  * The exp bound (in-cache jnp.exp, 3.8 G/s on one core idle, 1.2-2.2 G/s with other jobs running) is
+    not what stops PM: it runs at about 27 % of it.
 
     python benchmarks/bench_pde.py                        # all priors, 1x256, 1x1024, 16x256, grid search
     python benchmarks/bench_pde.py --priors heat,perona_malik --configs 1x256 --no-grid

@@ -129,6 +129,11 @@ def test_per_image_batch_equals_joint_batch_and_gradients_agree(name):
     g = fast._groups(n)
     assert g[0][0] == 0 and g[-1][1] == n and all(b == c for (_, b), (c, _) in zip(g[:-1], g[1:]))
   assert not fast.use_per_image((64, 40, 40)) and not fast.use_per_image((2, 128, 128))
+  assert not fast.use_per_image((16, 256, 256), name="heat") and fast.use_per_image((16, 256, 256), name="tv")
+  rec = fast.Scratch()  # SCRATCH_PRIORS are exactly the priors whose step records scratch buffers
+  fast._call(name, fast.to_ghost(u[0, 0], "neumann"), fast.make_grid(11, 9, "neumann"), rec,
+             pde.PRIORS[name].resolve_params(PARAMS[name]))
+  assert bool(rec.specs) == (name in fast.SCRATCH_PRIORS)
   with pytest.raises(ValueError, match="batch='rows' is invalid; expected one of auto, joint, per_image"):
     pde.solve(u, name, 2, dt, batch="rows", **PARAMS[name])
 

@@ -316,13 +316,18 @@ def fast_rhs(u, name: str, *, bc: str = "neumann", h: float = 1.0, **params) -> 
 PER_IMAGE_MIN_PIXELS = 128 * 128
 PER_IMAGE_MIN_BATCH_PIXELS = 2 * 256 * 256
 BATCH_MODES = ("auto", "joint", "per_image")
+# The priors whose step keeps scratch buffers (tests check this against Scratch's record): only they
+# gain from per-image loops. Heat's step is one fusion; there the joint loop was faster (bench_pde,
+# 16 x 256^2, idle 2-core EPYC: joint 3036 vs per-image 2502 Mpix-it/s; PM 379 vs 516, zg 263 vs 428).
+SCRATCH_PRIORS = frozenset({"perona_malik", "mpmc", "zg", "tensor", "tv"})
 
 
-def use_per_image(shape: tuple, batch: str = "auto", backend: str | None = None) -> bool:
+def use_per_image(shape: tuple, batch: str = "auto", backend: str | None = None, name: str | None = None) -> bool:
   """Whether a (..., H, W) batch is evolved one image at a time (lax.map) rather than all at once.
 
-  "auto": per image on CPU when there are >= 2 images of >= PER_IMAGE_MIN_PIXELS pixels and more
-  than PER_IMAGE_MIN_BATCH_PIXELS in all (each image's steps then run in cache; the joint loop
+  "auto": per image on CPU for a prior with scratch buffers (SCRATCH_PRIORS; name=None counts as one)
+  when there are >= 2 images of >= PER_IMAGE_MIN_PIXELS pixels and more than
+  PER_IMAGE_MIN_BATCH_PIXELS in all (each image's steps then run in cache; the joint loop
   streams the whole batch and its scratch buffers through memory on every step); never on GPU/TPU,
   where the joint loop is what fills the device. Both give identical values.
   """
@@ -331,7 +336,8 @@ def use_per_image(shape: tuple, batch: str = "auto", backend: str | None = None)
   n, px = int(np.prod(shape[:-2], dtype=np.int64)), int(shape[-2]) * int(shape[-1])
   if batch == "auto":
     backend = backend or jax.default_backend()
-    return backend == "cpu" and n >= 2 and px >= PER_IMAGE_MIN_PIXELS and n * px > PER_IMAGE_MIN_BATCH_PIXELS
+    return (backend == "cpu" and (name is None or name in SCRATCH_PRIORS) and n >= 2 and px >= PER_IMAGE_MIN_PIXELS
+            and n * px > PER_IMAGE_MIN_BATCH_PIXELS)
   return batch == "per_image" and n >= 2
 
 
@@ -359,7 +365,7 @@ def evolve(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit:
   Returns:
     u after `steps` steps, and (if emit) the stacked emit outputs with a leading axis of length steps.
   """
-  if emit is None and use_per_image(u0.shape, batch):
+  if emit is None and use_per_image(u0.shape, batch, name=name):
     flat = u0.reshape((-1,) + u0.shape[-2:])
     one = lambda u: _evolve_joint(u, name, steps, dt, fidelity, params, bc, None, use_fidelity)[0]
     out = jnp.concatenate([jax.lax.map(one, flat[a:b]) for a, b in _groups(flat.shape[0])])
