@@ -125,9 +125,6 @@ def test_per_image_batch_equals_joint_batch_and_gradients_agree(name):
       assert abs(float(grads[0]) - float(grads[1])) <= 1e-10 * abs(float(grads[0]))
   assert fast.use_per_image((16, 256, 256)) and not fast.use_per_image((256, 256))
   assert not fast.use_per_image((16, 256, 256), backend="gpu") and fast.use_per_image((2, 8, 8), "per_image", "gpu")
-  for n in (1, 2, 5, 16):  # the groups tile the batch in order
-    g = fast._groups(n)
-    assert g[0][0] == 0 and g[-1][1] == n and all(b == c for (_, b), (c, _) in zip(g[:-1], g[1:]))
   assert not fast.use_per_image((64, 40, 40)) and not fast.use_per_image((2, 128, 128))
   assert not fast.use_per_image((16, 256, 256), name="heat") and fast.use_per_image((16, 256, 256), name="tv")
   rec = fast.Scratch()  # SCRATCH_PRIORS are exactly the priors whose step records scratch buffers

@@ -28,7 +28,6 @@ the solver as before. Grid spacing h = 1 (the solver's convention); fast_rhs tak
 
 from __future__ import annotations
 
-import os
 from typing import Callable, NamedTuple
 
 import jax
@@ -341,16 +340,6 @@ def use_per_image(shape: tuple, batch: str = "auto", backend: str | None = None,
   return batch == "per_image" and n >= 2
 
 
-def _groups(n: int) -> list[tuple[int, int]]:
-  """[start, stop) ranges splitting n images into min(n, os.cpu_count()) contiguous groups.
-
-  Each group is its own lax.map: independent loops that XLA:CPU's executor may run on different cores.
-  """
-  g = max(1, min(n, os.cpu_count() or 1))
-  edges = np.linspace(0, n, g + 1).round().astype(int)
-  return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-
-
 def evolve(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit: Callable | None = None,
            use_fidelity: bool = True, batch: str = "auto"):
   """`steps` explicit-Euler steps of u_t = F(u) + fidelity (u0 - u), the fast way.
@@ -368,7 +357,7 @@ def evolve(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit:
   if emit is None and use_per_image(u0.shape, batch, name=name):
     flat = u0.reshape((-1,) + u0.shape[-2:])
     one = lambda u: _evolve_joint(u, name, steps, dt, fidelity, params, bc, None, use_fidelity)[0]
-    out = jnp.concatenate([jax.lax.map(one, flat[a:b]) for a, b in _groups(flat.shape[0])])
+    out = jax.lax.map(one, flat)  # one device runs these loops one after another; see solvers.solve_sharded
     return out.reshape(u0.shape), None
   return _evolve_joint(u0, name, steps, dt, fidelity, params, bc, emit, use_fidelity)
 
