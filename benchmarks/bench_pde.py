@@ -42,12 +42,12 @@ coefficients written in place into loop-carried scratch buffers (computed once p
 Batches (measured 2026-12-01 on the idle 2-core EPYC; benchmarks/results/bench_pde.md):
   * XLA:CPU runs each of these loops on one thread (process CPU time = wall time), so a batch in one
     loop uses one core. pde.solve_sharded splits it over host devices (--cpu-devices 2, shard_map, no
-    communication): 1.5-1.9x on 2 cores for 16 x 256^2 (PM 516 -> 791, TV 853 -> 1639 Mpix-it/s).
+    communication): 1.4-2.2x on 2 cores for 16 x 256^2 (PM 525 -> 721, TV 871 -> 1671 Mpix-it/s).
   * A prior with scratch buffers streams about 6 batch-sized arrays per step; one image at a time
-    (lax.map, solve(batch="auto") on CPU) keeps them in cache: PM 379 -> 516, zg 263 -> 428, tensor
-    102 -> 160 Mpix-it/s at 16 x 256^2. Heat (no scratch) stays joint (3036 joint vs 2502 per image).
+    (lax.map, solve(batch="auto") on CPU) keeps them in cache: PM 428 -> 525, zg 303 -> 416, tensor
+    90 -> 149 Mpix-it/s at 16 x 256^2. Heat (no scratch) stays joint (3036 joint vs 2502 per image).
   * XLA_FLAGS=--xla_cpu_prefer_vector_width=512 (AVX-512 hosts; XLA's default is 256-bit) measured
-    +15 % heat, +10-40 % PM, +45-55 % zg, TV unchanged on 1 x 256^2 (two interleaved runs each). It is a
+    +16-17 % heat, +9-39 % PM, +46-57 % zg, TV unchanged on 1 x 256^2 (two runs each, see results/bench_pde.md). It is a
     process-wide flag, so vision_jax leaves it to the user.
   * The exp bound (in-cache jnp.exp, 3.8 G/s on one core idle, 1.2-2.2 G/s with other jobs running) is
     not what stops PM: it runs at about 27 % of it.

@@ -321,6 +321,12 @@ BATCH_MODES = ("auto", "joint", "per_image")
 SCRATCH_PRIORS = frozenset({"perona_malik", "mpmc", "zg", "tensor", "tv"})
 
 
+def check_batch(batch: str) -> None:
+  """ValueError unless batch is one of BATCH_MODES."""
+  if batch not in BATCH_MODES:
+    raise ValueError(f"batch={batch!r} is invalid; expected one of {', '.join(BATCH_MODES)}")
+
+
 def use_per_image(shape: tuple, batch: str = "auto", backend: str | None = None, name: str | None = None) -> bool:
   """Whether a (..., H, W) batch is evolved one image at a time (lax.map) rather than all at once.
 
@@ -330,8 +336,7 @@ def use_per_image(shape: tuple, batch: str = "auto", backend: str | None = None,
   streams the whole batch and its scratch buffers through memory on every step); never on GPU/TPU,
   where the joint loop is what fills the device. Both give identical values.
   """
-  if batch not in BATCH_MODES:
-    raise ValueError(f"batch={batch!r} is invalid; expected one of {', '.join(BATCH_MODES)}")
+  check_batch(batch)
   n, px = int(np.prod(shape[:-2], dtype=np.int64)), int(shape[-2]) * int(shape[-1])
   if batch == "auto":
     backend = backend or jax.default_backend()

@@ -141,8 +141,7 @@ def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_tra
   ops.check_bc(bc)
   if method not in METHODS:
     raise ValueError(f"unknown solver method={method!r}; valid: {', '.join(METHODS)}")
-  if batch not in fast_lib.BATCH_MODES:
-    raise ValueError(f"batch={batch!r} is invalid; expected one of {', '.join(fast_lib.BATCH_MODES)}")
+  fast_lib.check_batch(batch)
   steps = _check_steps(steps)
   u0 = ops.as_image(u0, "u0")
   validate.check_finite(u0, "u0")
