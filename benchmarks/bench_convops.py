@@ -118,24 +118,25 @@ def op_table(names, build, batch):
   print(f"\nper-op conv table ({len(shapes)} distinct shapes of {', '.join(names)}); "
         f"2048^2 f32 matmul: {mm:.1f} GFLOP/s; load {os.getloadavg()[0]:.1f}")
   print(f"{'shape (NxHxWxC->F kernel/stride)':34s} {'MFLOP':>7s} | " +
-        " | ".join(f"{op + ' xla/taps/cols GF/s':>24s}" for op in OPS) + " | auto picks  | auto % of matmul")
+        " | ".join(f"{op + ' xla/taps/cols/rows GF/s':>31s}" for op in OPS)
+        + " | auto picks       | auto % of matmul")
   rows = []
   for spec, users in sorted(shapes, key=lambda s: -np.prod(s[0]["x"]) * np.prod(s[0]["w"])):
     (n, _, _, c), (kh, kw, cg, f) = spec["x"], spec["w"]
     out_hw = conv_lib.output_hw(spec["x"][1:3], (kh, kw), conv_lib.ConvSpec(
         spec["strides"], spec["padding"], spec["dilation"], spec["groups"], None, ("xla",) * 3))
     gflop = 2 * n * out_hw[0] * out_hw[1] * f * kh * kw * cg / 1e9
-    routes = ["xla", "taps"] + (["cols"] if spec["groups"] == 1 else [])
+    routes = ["xla", "taps", "rows"] + (["cols"] if spec["groups"] == 1 else [])
     secs = {r: op_seconds(spec, r) for r in routes}
     auto = conv_lib.choose_routes(spec["x"], spec["w"], spec["strides"], spec["dilation"],
                                   spec["groups"], mode="auto", backend="cpu")
     cells = []
     for k in range(3):
-      rates = [f"{gflop / secs[r][k]:6.1f}" if r in secs else "     -" for r in ("xla", "taps", "cols")]
-      cells.append(f"{'/'.join(rates):>24s}")
+      rates = [f"{gflop / secs[r][k]:6.1f}" if r in secs else "     -" for r in conv_lib.ROUTES]
+      cells.append(f"{'/'.join(rates):>31s}")
     pct = [100 * gflop / secs[auto[k]][k] / mm for k in range(3)]
     print(f"{describe(spec):34s} {gflop * 1e3:7.1f} | " + " | ".join(cells) +
-          f" | {'/'.join(auto):11s} | " + "/".join(f"{p:3.0f}%" for p in pct), flush=True)
+          f" | {'/'.join(auto):16s} | " + "/".join(f"{p:3.0f}%" for p in pct), flush=True)
     rows.append({"shape": describe(spec), "gflop": gflop, "seconds": secs, "auto": auto,
                  "models": sorted(set(users))})
   print(f"matmul again at the end: {matmul_gflops():.1f} GFLOP/s; load {os.getloadavg()[0]:.1f}")

@@ -80,12 +80,14 @@ def _value_and_grads(fn, x, w, ct):
 # thin-input (C <= F) and thin-output (C > F) cases, as TNRD and 1-channel heads/tails use it.
 MIXED = [("xla", "xla", "taps"), ("taps", "xla", "xla"), ("xla", "taps", "xla")]
 COLS = ("cols", "cols", "cols")
+ROWS = ("rows", "rows", "rows")  # one image at a time, a product per kernel row (falls back to taps off stride 1 / groups 1)
 THIN = [((2, 10, 9, 1), (5, 5), 6, 1, "VALID", 1, 1), ((2, 9, 8, 6), (3, 3), 1, 1, "SAME", 1, 1),
         ((2, 11, 9, 6), (3, 3), 2, 2, ((1, 2), (0, 3)), (2, 1), 1),
         ((1, 13, 12, 2), (7, 7), 5, 2, "SAME", 1, 1)]
 ROUTE_CASES = ([(c, TAPS) for c in CASES] + [(CASES[i], r) for i in (1, 4, 8, 15, 18) for r in MIXED]
                + [(c, COLS) for c in THIN + [CASES[3], CASES[15]]]
-               + [(THIN[0], ("xla", "cols", "xla")), (THIN[1], ("xla", "xla", "cols"))])
+               + [(THIN[0], ("xla", "cols", "xla")), (THIN[1], ("xla", "xla", "cols"))]
+               + [(CASES[i], ROWS) for i in (3, 6, 7, 9, 11, 13, 15)] + [(CASES[3], ("xla", "rows", "rows"))])
 
 
 ROUTE_IDS = [f"k{c[1][0]}x{c[1][1]}-s{c[3]}-{c[4]}-d{c[5]}-g{c[6]}-{'/'.join(r)}"
@@ -106,11 +108,13 @@ def test_forward_and_gradients_match_lax_in_float64(case, routes):
       np.testing.assert_allclose(a, b, rtol=0, atol=TOL, err_msg=name)
 
 
-@pytest.mark.parametrize("case", [CASES[4], CASES[8], CASES[15]], ids=["3x3s2", "dilated", "depthwise"])
-def test_second_derivatives_jvp_and_vmap_match_lax(case):
+@pytest.mark.parametrize("case,routes", [(CASES[4], TAPS), (CASES[8], TAPS), (CASES[15], TAPS),
+                                         (CASES[7], ("xla", "rows", "rows"))],
+                         ids=["3x3s2", "dilated", "depthwise", "rows"])
+def test_second_derivatives_jvp_and_vmap_match_lax(case, routes):
   with _x64():
     x, w = _data(case)
-    ours, ref = _ours(case, TAPS), _reference(case)
+    ours, ref = _ours(case, routes), _reference(case)
     loss = lambda fn: (lambda x, w: jnp.sum(jnp.tanh(fn(x, w)) ** 2))
     # grad-of-grad both ways (the PINN residual differentiates through the network)
     ggx = lambda fn: jax.grad(lambda x: jnp.sum(jax.grad(loss(fn), 1)(x, w) ** 2))(x)
@@ -165,6 +169,14 @@ def test_environment_switch_and_backend_rule(monkeypatch):
     assert choose_routes((8, 32, 32, 32), (3, 3, 1, 32), (1, 1), (1, 1), 32,
                          backend=backend) == ("xla",) * 3
   assert choose_routes((8, 32, 32, 32), (3, 3, 1, 32), (1, 1), (1, 1), 32, backend="cpu")[0] == "taps"
+  # DnCNN's 64-channel and ResNet's 128-channel 3x3 layers: the weight gradient per image by
+  # kernel rows; 1x1, strided, 256 channels or under 16 x 16 pixels: XLA (measured faster there)
+  cpu = lambda x_shape, w_shape, s=(1, 1): choose_routes(x_shape, w_shape, s, (1, 1), 1, backend="cpu")
+  assert cpu((16, 40, 40, 64), (3, 3, 64, 64)) == ("xla", "xla", "rows")
+  assert cpu((64, 16, 16, 128), (3, 3, 128, 128)) == ("xla", "xla", "rows")
+  for args in [((16, 8, 8, 64), (3, 3, 64, 64)), ((16, 40, 40, 64), (3, 3, 64, 64), (2, 2)),
+               ((16, 40, 40, 256), (3, 3, 256, 256)), ((16, 40, 40, 64), (1, 1, 64, 64))]:
+    assert cpu(*args) == ("xla",) * 3, args
   monkeypatch.setenv(conv_lib.ENV_VAR, "fast")
   with pytest.raises(ValueError, match="VISION_JAX_CONV='fast'"):
     jaxpr()
