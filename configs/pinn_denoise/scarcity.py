@@ -13,8 +13,10 @@ A subset of the cells (finished sub-runs are shared with the full study; they re
 Tiny (make test): ...scarcity.py:small ; rebuild the table from finished sub-runs: --mode=report
 
 Budget: a DnCNN-6x16 step on 8 x 40 x 40 patches costs about 45 ms of CPU (ZG residual included; the
-SURE step with one jvp probe about the same), so 42 runs x 3000 steps are about 95 CPU-minutes,
-under 60 wall-minutes on 2 free cores (the issue's budget: 90).
+SURE step with one jvp probe about the same), so 42 runs x 3000 steps are about 95 CPU-minutes.
+Measured 2026-12-02 (benchmarks/results/scarcity.md): 102 CPU-minutes and 90 wall-minutes, about 22 of them
+stopped by SIGSTOP and the last 38 beside a test run, so about 68 minutes of running on 2 shared cores (the
+issue's budget: 90).
 """
 
 from configs.pinn_denoise import study
