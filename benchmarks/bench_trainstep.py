@@ -12,9 +12,10 @@ variant runs one step in turn, so all share the same background load):
   after    VISION_JAX_CONV=auto: the models.conv routes on one CPU device (the default setup)
   aft xD   the same on D = --threads host devices (the benchmark sets
            XLA_FLAGS=--xla_force_host_platform_device_count=D before JAX starts; the batch is sharded
-           over a ("data",) mesh as vision_jax.train does; the other JAX rows use the first device):
-           XLA:CPU runs each convolution on one thread, so data parallelism over host devices is
-           what puts every core to work on a conv net
+           over a ("data",) mesh as vision_jax.train does; the other JAX rows use the first device)
+All JAX columns run under vision_jax.cpu_flags (set by `import vision_jax` before JAX starts: XLA's
+Eigen convolutions on every core instead of YNNPACK's on one); --xla_defaults keeps XLA's own flags,
+which reproduces the tables measured before that module existed.
   torch    PyTorch, best of NCHW and channels_last
   ratios   torch seconds / JAX seconds (> 1: JAX is faster)
 The line under each row gives the process CPU seconds of the same steps (all threads): on a loaded
@@ -189,6 +190,8 @@ def main(argv=None):
   p.add_argument("--ops_models", default="", help="models whose conv shapes the op table covers (default --models)")
   p.add_argument("--torch", action=argparse.BooleanOptionalAction, default=True)
   p.add_argument("--train", action=argparse.BooleanOptionalAction, default=True, help="train-step rows")
+  p.add_argument("--xla_defaults", action="store_true",
+                 help="keep XLA:CPU's own flags (VISION_JAX_XLA_DEFAULTS=0: YNNPACK convolutions, one core)")
   args = p.parse_args(argv)
   models = args.models.split(",")
   unknown = [m for m in models + [m for m in args.ops_models.split(",") if m] if m not in MODELS]
@@ -201,6 +204,9 @@ def main(argv=None):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                f" --xla_force_host_platform_device_count={args.threads}").strip()
   sys.path.insert(0, BENCH)
+  if args.xla_defaults:
+    os.environ["VISION_JAX_XLA_DEFAULTS"] = "0"
+  import vision_jax  # noqa: F401  (sets vision_jax.cpu_flags before JAX starts its backend)
   import jax
   devices = len(jax.devices())
   print(f"jax {jax.__version__} on {jax.default_backend()}, {devices} host device(s), {args.threads} "

@@ -4,7 +4,10 @@ Each value runs in its own process (XLA reads XLA_FLAGS once, at start-up):
 
     .venv/bin/python benchmarks/bench_xla_flags.py [--shape 16,64,64,64,64,3]
 
-Prints the 2048^2 matmul rate beside each row. Results: benchmarks/results/trainstep.md.
+Prints the 2048^2 matmul rate beside each row, and the milliseconds of a batch normalisation's forward
+and backward pass (mean / variance reductions) on the conv's output, which some flags slow down.
+vision_jax's own default (vision_jax/cpu_flags.py) is the `-individual_convolution` row.
+Results: benchmarks/results/trainstep.md.
 """
 
 import argparse
@@ -12,7 +15,9 @@ import os
 import subprocess
 import sys
 
-FLAGS = ["", "--xla_cpu_experimental_ynn_fusion_type=individual_dot,individual_convolution",
+YNN = "--xla_cpu_experimental_ynn_fusion_type="
+FLAGS = ["", YNN + "-individual_convolution", YNN, YNN + "reduce",
+         YNN + "individual_dot,individual_convolution",
          "--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_custom_call=true",
          "--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY",
          "--xla_cpu_use_xnnpack=true"]
@@ -46,10 +51,18 @@ def measure(shape: str) -> None:
       times.append(time.perf_counter() - t0)
     return min(times)
 
+  def batch_norm(y):
+    mean = jnp.mean(y, axis=(0, 1, 2))
+    return (y - mean) * lax.rsqrt(jnp.var(y, axis=(0, 1, 2)) + 1e-5)
+
+  bn = jax.jit(lambda y, g: jax.vjp(batch_norm, y)[1](g)[0])
   flop = 2 * n * h * w_ * c * f * k * k
   rates = " ".join(f"{op} {flop / best(fn, args) / 1e9:6.1f}" for op, (fn, args) in fns.items())
   mm = 2 * 2048 ** 3 / best(jax.jit(lambda a: a @ a), (a,)) / 1e9
-  print(f"{os.environ.get('XLA_FLAGS', '') or '(default)':80s} matmul {mm:6.1f}  {rates} GFLOP/s", flush=True)
+  y = jnp.asarray(rng.normal(size=g.shape), jnp.float32)
+  bn_ms = best(bn, (y, g)) * 1e3
+  print(f"{os.environ.get('XLA_FLAGS', '') or '(default)':80s} matmul {mm:6.1f}  {rates} GFLOP/s  "
+        f"bn f+b {bn_ms:5.1f} ms", flush=True)
 
 
 def main():
@@ -60,7 +73,7 @@ def main():
   if args.measure:
     return measure(args.shape)
   for flags in FLAGS:
-    env = dict(os.environ, XLA_FLAGS=flags)
+    env = dict(os.environ, XLA_FLAGS=flags, VISION_JAX_XLA_DEFAULTS="0")
     subprocess.run([sys.executable, __file__, "--measure", "--shape", args.shape], env=env, check=True)
 
 

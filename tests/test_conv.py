@@ -14,6 +14,7 @@ import pytest
 from flax import linen as nn
 from jax import lax
 
+from vision_jax import cpu_flags
 from vision_jax.models import conv as conv_lib
 from vision_jax.models.conv import Conv, choose_routes, conv2d
 
@@ -169,14 +170,21 @@ def test_environment_switch_and_backend_rule(monkeypatch):
     assert choose_routes((8, 32, 32, 32), (3, 3, 1, 32), (1, 1), (1, 1), 32,
                          backend=backend) == ("xla",) * 3
   assert choose_routes((8, 32, 32, 32), (3, 3, 1, 32), (1, 1), (1, 1), 32, backend="cpu")[0] == "taps"
-  # DnCNN's 64-channel and ResNet's 128-channel 3x3 layers: the weight gradient per image by
-  # kernel rows; 1x1, strided, 256 channels or under 16 x 16 pixels: XLA (measured faster there)
-  cpu = lambda x_shape, w_shape, s=(1, 1): choose_routes(x_shape, w_shape, s, (1, 1), 1, backend="cpu")
+  # Under YNNPACK convolutions (XLA's default), DnCNN's 64-channel and ResNet's 128-channel 3x3
+  # layers take the weight gradient per image by kernel rows; 1x1, strided, 256 channels or under
+  # 16 x 16 pixels: XLA (measured faster there). Under Eigen's (vision_jax.cpu_flags): XLA.
+  cpu = lambda x_shape, w_shape, s=(1, 1), ynn=True: choose_routes(x_shape, w_shape, s, (1, 1), 1,
+                                                                   backend="cpu", ynn_convolution=ynn)
   assert cpu((16, 40, 40, 64), (3, 3, 64, 64)) == ("xla", "xla", "rows")
   assert cpu((64, 16, 16, 128), (3, 3, 128, 128)) == ("xla", "xla", "rows")
   for args in [((16, 8, 8, 64), (3, 3, 64, 64)), ((16, 40, 40, 64), (3, 3, 64, 64), (2, 2)),
                ((16, 40, 40, 256), (3, 3, 256, 256)), ((16, 40, 40, 64), (1, 1, 64, 64))]:
     assert cpu(*args) == ("xla",) * 3, args
+  assert cpu((16, 40, 40, 64), (3, 3, 64, 64), ynn=False) == ("xla",) * 3
+  monkeypatch.setenv("XLA_FLAGS", cpu_flags.CONV_FLAG)
+  assert choose_routes((16, 40, 40, 64), (3, 3, 64, 64), (1, 1), (1, 1), 1, backend="cpu") == ("xla",) * 3
+  monkeypatch.setenv("XLA_FLAGS", "")
+  assert choose_routes((16, 40, 40, 64), (3, 3, 64, 64), (1, 1), (1, 1), 1, backend="cpu")[2] == "rows"
   monkeypatch.setenv(conv_lib.ENV_VAR, "fast")
   with pytest.raises(ValueError, match="VISION_JAX_CONV='fast'"):
     jaxpr()

@@ -4,6 +4,10 @@
 (vision_jax/denoise.py; also `python -m vision_jax.denoise in.png out.png --sigma 25`).
 """
 
+from vision_jax import cpu_flags
+
+cpu_flags.apply()  # before JAX starts a backend: XLA:CPU's multi-core convolution (see cpu_flags)
+
 __version__ = "0.1.0"
 __all__ = ["denoise"]
 

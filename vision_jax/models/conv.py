@@ -32,6 +32,8 @@ Route, read at trace time (set it before a model is first jitted; it is not a ji
                          ``lax.conv_general_dilated`` and XLA's own autodiff.
   VISION_JAX_CONV=xla    ``lax.conv_general_dilated`` and its autodiff on every backend.
   VISION_JAX_CONV=matmul the tap route for every op of every 2-D conv (tests, measurements).
+The CPU rule depends on which library XLA:CPU gives convolutions (vision_jax.cpu_flags): with
+the Eigen convolution that ``import vision_jax`` selects, only thin and depthwise convs leave XLA.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from flax.linen.dtypes import promote_dtype
 from flax.linen.linear import canonicalize_padding
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
+
+from vision_jax import cpu_flags
 
 ENV_VAR = "VISION_JAX_CONV"
 MODES = ("auto", "xla", "matmul")
@@ -79,12 +83,13 @@ def conv_mode() -> str:
 
 
 def choose_routes(x_shape, w_shape, strides, dilation, groups, mode: str | None = None,
-                  backend: str | None = None) -> tuple[str, str, str]:
+                  backend: str | None = None, ynn_convolution: bool | None = None) -> tuple[str, str, str]:
   """(forward, input-gradient, weight-gradient) routes for an NHWC x / HWIO w convolution.
 
   "xla" off CPU and in mode "xla"; "taps" everywhere in mode "matmul". In mode "auto" on CPU
   the rule follows the per-op measurements of benchmarks/bench_trainstep.py (2-core CPU,
-  jax 0.10.2):
+  jax 0.10.2). ynn_convolution: whether XLA:CPU runs convolutions on YNNPACK (one core; XLA's
+  default) or on Eigen (every core; vision_jax.cpu_flags' default); None reads XLA_FLAGS.
   * depthwise (one input channel per group, as many outputs): forward and input gradient as
     fused elementwise tap loops (XLA:CPU's grouped convolution runs them at < 1 GFLOP/s), the
     weight gradient on XLA (its reduction beat the tap reductions);
@@ -92,11 +97,11 @@ def choose_routes(x_shape, w_shape, strides, dilation, groups, mode: str | None 
     1 -> F filters, 1-channel heads): the input gradient (TNRD's adjoint K^T) on "cols", one
     product g @ W^T with kh kw C outputs then a fused scatter (4-20x XLA's rate), and for C = 1
     with up to 5 x 5 taps the forward as a fused tap loop;
-  * a dense stride-1 kh x kw > 1 conv with 32 to 128 channels on each side and at least
-    16 x 16 input pixels per image (DnCNN's and the UNets' 3 x 3 layers, ResNet's first two
-    stages): the weight gradient on "rows" (one image at a time, a product per kernel row),
-    measured 2-3x XLA:CPU's weight-gradient rate there (~100-150 against 30-70 GFLOP/s; XLA's
-    forward and input gradient run at 100-250 and stay);
+  * under YNNPACK convolutions only, a dense stride-1 kh x kw > 1 conv with 32 to 128 channels
+    on each side and at least 16 x 16 input pixels per image (DnCNN's and the UNets' 3 x 3
+    layers, ResNet's first two stages): the weight gradient on "rows" (one image at a time, a
+    product per kernel row), 2-3x YNNPACK's weight-gradient rate there (~100-150 against 30-70
+    GFLOP/s). Eigen's weight gradient beats "rows" on every such shape (110-190 against 50-115);
   * everything else on XLA: its dense convolutions run at the single-core matmul rate and the
     tap sums measured slower (their slices and partial sums are extra memory passes).
   """
@@ -112,8 +117,10 @@ def choose_routes(x_shape, w_shape, strides, dilation, groups, mode: str | None 
     return ("taps", "taps", "xla") if cg == 1 and f == c else ("xla", "xla", "xla")
   if 1 < kh * kw and kh * kw * c <= 64 and f > c:
     return ("taps" if c == 1 and kh * kw <= 25 else "xla", "cols", "xla")
-  if 1 < kh * kw and tuple(strides) == (1, 1) and 32 <= min(c, f) and max(c, f) <= 128 \
-      and x_shape[1] * x_shape[2] >= 16 * 16:
+  if ynn_convolution is None:
+    ynn_convolution = cpu_flags.ynn_convolution()
+  if ynn_convolution and 1 < kh * kw and tuple(strides) == (1, 1) and 32 <= min(c, f) \
+      and max(c, f) <= 128 and x_shape[1] * x_shape[2] >= 16 * 16:
     return ("xla", "xla", "rows")
   return ("xla", "xla", "xla")
 
