@@ -74,7 +74,8 @@ def conv_shapes(names, build, batch):
   return list(found.values())
 
 
-def _best(fn, args, rounds=3):
+def best_seconds(fn, args, rounds=3):
+  """Best wall seconds of jitted fn(*args) over `rounds` calls, after one warm-up call."""
   jax.block_until_ready(fn(*args))
   best = float("inf")
   for _ in range(rounds):
@@ -86,11 +87,11 @@ def _best(fn, args, rounds=3):
 
 def matmul_gflops(n=2048):
   a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
-  return 2 * n ** 3 / 1e9 / _best(jax.jit(lambda a: a @ a), (a,), rounds=5)
+  return 2 * n ** 3 / 1e9 / best_seconds(jax.jit(lambda a: a @ a), (a,), rounds=5)
 
 
-def op_seconds(spec, route):
-  """Best-of-3 seconds of (fwd, dx, dw) for one conv spec on one route."""
+def op_seconds(spec, route, rounds=3):
+  """Best-of-`rounds` seconds of (fwd, dx, dw) for one conv spec on one route."""
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.standard_normal(spec["x"]), jnp.float32)
   w = jnp.asarray(rng.standard_normal(spec["w"]), jnp.float32)
@@ -100,7 +101,8 @@ def op_seconds(spec, route):
   fwd = jax.jit(conv((route, "xla", "xla")))
   dx = jax.jit(lambda x, w, ct: jax.vjp(lambda x: conv(("xla", route, "xla"))(x, w), x)[1](ct)[0])
   dw = jax.jit(lambda x, w, ct: jax.vjp(lambda w: conv(("xla", "xla", route))(x, w), w)[1](ct)[0])
-  return _best(fwd, (x, w)), _best(dx, (x, w, ct)), _best(dw, (x, w, ct))
+  return (best_seconds(fwd, (x, w), rounds), best_seconds(dx, (x, w, ct), rounds),
+          best_seconds(dw, (x, w, ct), rounds))
 
 
 def describe(spec):

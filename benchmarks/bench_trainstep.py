@@ -24,7 +24,7 @@ Threads: the process is pinned to --threads cores (os.sched_setaffinity) before 
 pool (one thread per visible core) and torch.set_num_threads(--threads) use the same cores. Other
 users' jobs share the machine: the load average is printed before each row; rerun when it was high.
 Per-op table: forward, input-gradient and weight-gradient GFLOP/s of each distinct conv shape of the
-chosen models on the xla, taps and cols routes (models/conv.py), the route `auto` picks, and a
+chosen models on each route of models.conv (xla, taps, cols, rows) (models/conv.py), the route `auto` picks, and a
 2048 x 2048 f32 matmul measured in the same run. Calibration: seconds per step and steps in a
 12-minute budget for the Set12 benchmark's two trained models (TNRD 5 x 24 5x5 linear, DnCNN-17).
 """

@@ -4,8 +4,9 @@ Each value runs in its own process (XLA reads XLA_FLAGS once, at start-up):
 
     .venv/bin/python benchmarks/bench_xla_flags.py [--shape 16,64,64,64,64,3]
 
-Prints the 2048^2 matmul rate beside each row, and the milliseconds of a batch normalisation's forward
-and backward pass (mean / variance reductions) on the conv's output, which some flags slow down.
+Prints the 2048^2 matmul rate beside each row, the cores the forward conv keeps busy (process CPU time /
+wall time), and the milliseconds of a batch normalisation's forward and backward pass (mean / variance
+reductions) on the conv's output, which some flags slow down.
 vision_jax's own default (vision_jax/cpu_flags.py) is the `-individual_convolution` row.
 Results: benchmarks/results/trainstep.md.
 """
@@ -23,46 +24,45 @@ FLAGS = ["", YNN + "-individual_convolution", YNN, YNN + "reduce",
          "--xla_cpu_use_xnnpack=true"]
 
 
-def measure(shape: str) -> None:
-  """Prints matmul and conv fwd / dx / dw GFLOP/s (best of 5) under this process's XLA_FLAGS."""
-  import time
+def measure(shape: str, rounds: int = 5) -> None:
+  """Prints matmul and conv fwd / dx / dw GFLOP/s (best of `rounds`) under this process's XLA_FLAGS."""
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  import bench_convops
   import jax
   import jax.numpy as jnp
-  import numpy as np
   from jax import lax
   n, h, w_, c, f, k = (int(v) for v in shape.split(","))
-  rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.normal(size=(n, h, w_, c)), jnp.float32)
-  w = jnp.asarray(rng.normal(size=(k, k, c, f)), jnp.float32)
-  a = jnp.asarray(rng.normal(size=(2048, 2048)), jnp.float32)
-  conv = lambda x, w: lax.conv_general_dilated(x, w, (1, 1), "SAME",
-                                               dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  g = jnp.ones((n, h, w_, f), jnp.float32)
-  fns = {"fwd": (jax.jit(conv), (x, w)),
-         "dx": (jax.jit(lambda x, w, g: jax.vjp(lambda x: conv(x, w), x)[1](g)[0]), (x, w, g)),
-         "dw": (jax.jit(lambda x, w, g: jax.vjp(lambda w: conv(x, w), w)[1](g)[0]), (x, w, g))}
-
-  def best(fn, args):
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(5):
-      t0 = time.perf_counter()
-      jax.block_until_ready(fn(*args))
-      times.append(time.perf_counter() - t0)
-    return min(times)
+  spec = {"x": (n, h, w_, c), "w": (k, k, c, f), "strides": (1, 1), "padding": "SAME",
+          "dilation": (1, 1), "groups": 1}
+  flop = 2 * n * h * w_ * c * f * k * k
+  secs = bench_convops.op_seconds(spec, "xla", rounds=rounds)
+  rates = " ".join(f"{op} {flop / t / 1e9:6.1f}" for op, t in zip(("fwd", "dx", "dw"), secs))
 
   def batch_norm(y):
     mean = jnp.mean(y, axis=(0, 1, 2))
     return (y - mean) * lax.rsqrt(jnp.var(y, axis=(0, 1, 2)) + 1e-5)
 
+  y = jax.random.normal(jax.random.PRNGKey(1), (n, h, w_, f), jnp.float32)
   bn = jax.jit(lambda y, g: jax.vjp(batch_norm, y)[1](g)[0])
-  flop = 2 * n * h * w_ * c * f * k * k
-  rates = " ".join(f"{op} {flop / best(fn, args) / 1e9:6.1f}" for op, (fn, args) in fns.items())
-  mm = 2 * 2048 ** 3 / best(jax.jit(lambda a: a @ a), (a,)) / 1e9
-  y = jnp.asarray(rng.normal(size=g.shape), jnp.float32)
-  bn_ms = best(bn, (y, g)) * 1e3
-  print(f"{os.environ.get('XLA_FLAGS', '') or '(default)':80s} matmul {mm:6.1f}  {rates} GFLOP/s  "
-        f"bn f+b {bn_ms:5.1f} ms", flush=True)
+  bn_ms = bench_convops.best_seconds(bn, (y, jnp.ones_like(y)), rounds=rounds) * 1e3
+  print(f"{os.environ.get('XLA_FLAGS', '') or '(default)':80s} matmul {bench_convops.matmul_gflops():6.1f}  "
+        f"{rates} GFLOP/s  fwd cores {fwd_cores(spec, rounds):4.2f}  bn f+b {bn_ms:5.1f} ms", flush=True)
+
+
+def fwd_cores(spec, rounds: int) -> float:
+  """Process CPU seconds / wall seconds over `rounds` forward convs: how many cores XLA kept busy."""
+  import time
+  import jax
+  from jax import lax
+  x = jax.random.normal(jax.random.PRNGKey(0), spec["x"])
+  w = jax.random.normal(jax.random.PRNGKey(1), spec["w"])
+  conv = jax.jit(lambda x, w: lax.conv_general_dilated(x, w, (1, 1), "SAME",
+                                                       dimension_numbers=("NHWC", "HWIO", "NHWC")))
+  jax.block_until_ready(conv(x, w))
+  wall, cpu = time.perf_counter(), time.process_time()
+  for _ in range(rounds):
+    jax.block_until_ready(conv(x, w))
+  return (time.process_time() - cpu) / (time.perf_counter() - wall)
 
 
 def main():

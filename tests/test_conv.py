@@ -81,7 +81,8 @@ def _value_and_grads(fn, x, w, ct):
 # thin-input (C <= F) and thin-output (C > F) cases, as TNRD and 1-channel heads/tails use it.
 MIXED = [("xla", "xla", "taps"), ("taps", "xla", "xla"), ("xla", "taps", "xla")]
 COLS = ("cols", "cols", "cols")
-ROWS = ("rows", "rows", "rows")  # one image at a time, a product per kernel row (falls back to taps off stride 1 / groups 1)
+# one image at a time, a product per kernel row (falls back to taps off stride 1 / groups 1)
+ROWS = ("rows", "rows", "rows")
 THIN = [((2, 10, 9, 1), (5, 5), 6, 1, "VALID", 1, 1), ((2, 9, 8, 6), (3, 3), 1, 1, "SAME", 1, 1),
         ((2, 11, 9, 6), (3, 3), 2, 2, ((1, 2), (0, 3)), (2, 1), 1),
         ((1, 13, 12, 2), (7, 7), 5, 2, "SAME", 1, 1)]

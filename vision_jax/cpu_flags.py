@@ -1,12 +1,13 @@
 """XLA:CPU settings vision_jax applies before JAX starts its backend (issue 18).
 
 jax 0.10's XLA:CPU hands each convolution to YNNPACK (fusion type ``individual_convolution``),
-which runs it on one core: a 16x64x64x64 -> 64 3x3 convolution at 135-150 GFLOP/s forward and
-input gradient, and its weight gradient at 31-38, on the 2-core development machine. With that
-fusion type removed, XLA's Eigen convolution runs on every core of the intra-op pool: 205-225
-forward and input gradient, 107-137 weight gradient, while YNNPACK keeps the reductions and
-elementwise ops it is fast at (removing every YNN fusion made BatchNorm's reductions 11x slower).
-Measured with `benchmarks/bench_xla_flags.py`.
+which runs it on one core. With that fusion type removed, XLA's Eigen convolution runs on every
+core of the intra-op pool, while YNNPACK keeps the reductions and elementwise ops it is fast at.
+`benchmarks/bench_xla_flags.py` on the idle 2-core development machine, 16x64x64x64 -> 64 3x3,
+fwd / dx / dw GFLOP/s (three runs): XLA's default 111-124 / 108-115 / 28-32 with the forward on
+1.00 cores (CPU time / wall time); CONV_FLAG 194-223 / 179-229 / 107-122 on 1.96 cores. Removing
+every YNN fusion instead gives the same convolutions but makes a batch normalisation's forward and
+backward pass about 13x slower (93-104 ms against 7-9).
 
 `apply()` (called by ``import vision_jax``) appends ``CONV_FLAG`` to XLA_FLAGS when
 * XLA_FLAGS does not already set the YNN fusion type (a user's choice is kept),

@@ -101,9 +101,11 @@ def choose_routes(x_shape, w_shape, strides, dilation, groups, mode: str | None 
     on each side and at least 16 x 16 input pixels per image (DnCNN's and the UNets' 3 x 3
     layers, ResNet's first two stages): the weight gradient on "rows" (one image at a time, a
     product per kernel row), 2-3x YNNPACK's weight-gradient rate there (~100-150 against 30-70
-    GFLOP/s). Eigen's weight gradient beats "rows" on every such shape (110-190 against 50-115);
-  * everything else on XLA: its dense convolutions run at the single-core matmul rate and the
-    tap sums measured slower (their slices and partial sums are extra memory passes).
+    GFLOP/s). Eigen's weight gradient beats "rows" on every such shape of DnCNN and ResNet-18
+    (122-173 against 87-99 in benchmarks/results/trainstep.md);
+  * everything else on XLA: its dense convolutions run near the matmul rate (YNNPACK's on one
+    core, Eigen's on all) and the tap sums measured slower (their slices and partial sums are
+    extra memory passes).
   """
   mode = conv_mode() if mode is None else mode
   backend = jax.default_backend() if backend is None else backend
@@ -157,6 +159,12 @@ def lax_conv(x, w, spec: ConvSpec):
                                   precision=spec.precision)
 
 
+def _pad_input(x, spec: ConvSpec):
+  """pad(x): x (N, H, W, C) zero-padded by spec.padding (negative widths crop), the taps' source."""
+  (pt, pb), (pl, pr) = spec.padding
+  return lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
+
+
 def _tap_slice(xp, i, j, kernel_out_hw, spec: ConvSpec):
   """S_ij: the (N, OH, OW, C) input pixels that tap (i, j) of the kernel sees, from padded xp."""
   (oh, ow), (sh, sw), (dh, dw) = kernel_out_hw, spec.strides, spec.dilation
@@ -186,8 +194,7 @@ def taps_conv(x, w, spec: ConvSpec):
   """
   kh, kw = w.shape[:2]
   out_hw = output_hw(x.shape[1:3], (kh, kw), spec)
-  (pt, pb), (pl, pr) = spec.padding
-  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
+  xp = _pad_input(x, spec)
   y = None
   for i in range(kh):
     for j in range(kw):
@@ -206,8 +213,7 @@ def cols_conv(x, w, spec: ConvSpec):
   """
   kh, kw, c, f = w.shape
   out_hw = output_hw(x.shape[1:3], (kh, kw), spec)
-  (pt, pb), (pl, pr) = spec.padding
-  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
+  xp = _pad_input(x, spec)
   taps = [(i, j) for i in range(kh) for j in range(kw)]
   contract = (((3,), (0,)), ((), ()))
   if c <= f:
@@ -237,9 +243,8 @@ def rows_conv(x, w, spec: ConvSpec):
   kh, kw, c, f = w.shape
   if spec.strides != (1, 1) or spec.groups != 1:
     return taps_conv(x, w, spec)
-  (pt, pb), (pl, pr) = spec.padding
   dh, dw = spec.dilation
-  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
+  xp = _pad_input(x, spec)
   hp = xp.shape[1]
   oh, ow = output_hw(x.shape[1:3], (kh, kw), spec)
   w_rows = jnp.transpose(w, (0, 3, 1, 2)).reshape(kh, f, kw * c)  # row i: (F, (j, c))
