@@ -245,6 +245,7 @@ def main(argv=None):
   for k in kinds:
     if k not in suite.KINDS + ("shipped",):
       raise SystemExit(f"error: unknown model {k!r}; valid: {', '.join(suite.KINDS + ('shipped',))}")
+  os.makedirs(a.workdir, exist_ok=True)  # results.md lands here even when every model lives elsewhere
   models = train_all(a, sigmas, kinds)
   if a.train_only:
     print("trained: " + ", ".join(f"{n} ({info.get('train_steps')} steps, {info.get('train_cpu_seconds', 0):.0f} CPU s)"
