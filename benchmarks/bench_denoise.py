@@ -85,7 +85,6 @@ def dncnn_steps(a, sigma: float, tnrd_info: dict | None) -> int:
   per_step = suite.cpu_seconds_per_step(suite.model_config("dncnn", sigma, a, 10))
   steps = max(int(budget / per_step), 10)
   record[f"{sigma:g}"] = {"steps": steps, "budget_cpu_seconds": budget, "cpu_seconds_per_step": per_step}
-  os.makedirs(a.workdir, exist_ok=True)
   with open(path, "w") as f:
     json.dump(record, f, indent=1)
   print(f"DnCNN at sigma {sigma:g}: {per_step:.2f} CPU s/step -> {steps} steps for the TNRD's {budget:.0f} CPU s")

@@ -9,7 +9,8 @@ Joint training only (the greedy ablation): --config.train.greedy_steps=0
 
 Arguments: sigma (AWGN level, 0-255), small. Budget: train.greedy_steps per stage (5 greedy phases whose
 backward pass covers one stage) + train.steps joint steps; on 2 CPU cores a joint step of 16 64x64 patches
-costs about 1 CPU second (benchmarks/bench_denoise.py prints the measured CPU and wall seconds).
+costs about 0.7 CPU seconds with vision_jax.cpu_flags (0.69-0.71 in the 6000-step runs of
+benchmarks/results/bench_denoise_blind6000.md / _tnrd6000.md; bench_denoise.py prints CPU and wall seconds).
 """
 
 from configs.denoise import default
