@@ -43,6 +43,10 @@ Batches (measured 2026-12-01 on the idle 2-core EPYC; benchmarks/results/bench_p
   * XLA:CPU runs each of these loops on one thread (process CPU time = wall time), so a batch in one
     loop uses one core. pde.solve_sharded splits it over host devices (--cpu-devices 2, shard_map, no
     communication): 1.4-2.2x on 2 cores for 16 x 256^2 (PM 525 -> 721, TV 871 -> 1671 Mpix-it/s).
+  * One large image: pde.solve_strips splits its rows over the devices (halo of reach x k rows, one
+    all_gather every k steps). Measured 2026-12-02 on a 2-core EPYC without AVX-512: 1.5-1.9x on
+    1024^2 for Perona-Malik, mpmc, zg, tensor and TV (PM 189 -> 353 Mpix-it/s), no gain for heat, and
+    a loss on 256^2 for all but zg (the exchange, ~0.1 ms, and the halos outweigh the second core).
   * A prior with scratch buffers streams about 6 batch-sized arrays per step; one image at a time
     (lax.map, solve(batch="auto") on CPU) keeps them in cache: PM 428 -> 525, zg 303 -> 416, tensor
     90 -> 149 Mpix-it/s at 16 x 256^2. Heat (no scratch) stays joint (3036 joint vs 2502 per image).
@@ -54,7 +58,9 @@ Batches (measured 2026-12-01 on the idle 2-core EPYC; benchmarks/results/bench_p
 
     python benchmarks/bench_pde.py                        # all priors, 1x256, 1x1024, 16x256, grid search
     python benchmarks/bench_pde.py --priors heat,perona_malik --configs 1x256 --no-grid
-    python benchmarks/bench_pde.py --cpu-devices 2        # + batches split over 2 CPU devices (pde.solve_sharded)
+    python benchmarks/bench_pde.py --cpu-devices 2        # + the split column: batches by image over 2 CPU
+                                                          # devices (pde.solve_sharded), single images by rows
+                                                          # (pde.solve_strips, halo exchange every k steps)
 """
 
 from __future__ import annotations
@@ -250,10 +256,10 @@ def bench_priors(args, jax, jnp, pde, bw, flop_rate):
   trans = transcendental_rates(jax, jnp, args.repeats)
   print(", ".join(f"{k} {v / 1e6:.0f} M/s" for k, v in trans.items()) + " (one jitted loop, 256x256, in cache): "
         "the 'exp/rsqrt bound' column is that rate / the count per pixel-iteration (TRANSCENDENTALS)\n")
-  print(f"| prior | images | ours (fast) | joint loop | solve_sharded ({jax.device_count()} devices) | reference JAX | "
-        "NumPy | ours / NumPy | limit | ours / limit | exp/rsqrt bound | ours / bound | ours / NumPy, CPU time | "
-        "max abs diff vs NumPy |")
-  print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  print(f"| prior | images | ours (fast) | joint loop | split over {jax.device_count()} devices | reference JAX | "
+        "NumPy | ours / NumPy | split / NumPy | limit | ours / limit | exp/rsqrt bound | ours / bound | "
+        "ours / NumPy, CPU time | max abs diff vs NumPy |")
+  print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for name in args.priors.split(","):
     dt = 0.5 * pde.stability_limit(name)
     limit = min(bw / BYTES[name], flop_rate / FLOPS[name]) / 1e6
@@ -273,6 +279,8 @@ def bench_priors(args, jax, jnp, pde, bw, flop_rate):
         runs["joint"] = lambda: pde.solve(u0_dev, name, steps, dt, batch="joint").block_until_ready()
       if n > 1 and jax.device_count() > 1 and n % jax.device_count() == 0:  # one shard per device (core)
         runs["sharded"] = lambda: pde.solve_sharded(u0_dev, name, steps, dt).block_until_ready()
+      if n == 1 and jax.device_count() > 1:  # one image in row strips, one per device, halo exchange
+        runs["sharded"] = lambda: pde.solve_strips(u0_dev, name, steps, dt).block_until_ready()
       for fn in runs.values():
         fn()  # compile + warm-up
       np_steps = args.numpy_steps
@@ -290,9 +298,10 @@ def bench_priors(args, jax, jnp, pde, bw, flop_rate):
       label = f"{n}x{size}x{size}"
       joint = f"{rates['joint']:.0f}" if "joint" in rates else "="
       sharded = f"{rates['sharded']:.0f}" if "sharded" in rates else "-"
+      split_ratio = f"{rates['sharded'] / np_rate:.1f}x" if "sharded" in rates else "-"
       bnd = f"{bound:.0f} | {100 * rates['fast'] / bound:.0f} %" if bound else "- | -"
       print(f"| {name} | {label} | {rates['fast']:.0f} | {joint} | {sharded} | {rates['reference']:.0f} | {np_rate:.0f} | "
-            f"{rates['fast'] / np_rate:.1f}x | {limit:.0f} | {100 * rates['fast'] / limit:.0f} % | {bnd} | "
+            f"{rates['fast'] / np_rate:.1f}x | {split_ratio} | {limit:.0f} | {100 * rates['fast'] / limit:.0f} % | {bnd} | "
             f"{cpu_rates['fast'] / cpu_rates['numpy']:.1f}x | {diff:.1e} |",
             flush=True)
 

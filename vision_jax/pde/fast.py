@@ -346,8 +346,8 @@ def use_per_image(shape: tuple, batch: str = "auto", backend: str | None = None,
 
 
 def evolve(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit: Callable | None = None,
-           use_fidelity: bool = True, batch: str = "auto"):
-  """`steps` explicit-Euler steps of u_t = F(u) + fidelity (u0 - u), the fast way.
+           use_fidelity: bool = True, batch: str = "auto", ref=None):
+  """`steps` explicit-Euler steps of u_t = F(u) + fidelity (ref - u), the fast way (ref defaults to u0).
 
   Args:
     u0: (..., H, W) float. name: a key of FAST_RHS. dt, fidelity: scalars (traced or not).
@@ -359,16 +359,17 @@ def evolve(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit:
   Returns:
     u after `steps` steps, and (if emit) the stacked emit outputs with a leading axis of length steps.
   """
+  ref = u0 if ref is None else ref
   if emit is None and use_per_image(u0.shape, batch, name=name):
-    flat = u0.reshape((-1,) + u0.shape[-2:])
-    one = lambda u: _evolve_joint(u, name, steps, dt, fidelity, params, bc, None, use_fidelity)[0]
-    out = jax.lax.map(one, flat)  # one device runs these loops one after another; see solvers.solve_sharded
+    flat = lambda a: a.reshape((-1,) + a.shape[-2:])
+    one = lambda ur: _evolve_joint(ur[0], name, steps, dt, fidelity, params, bc, None, use_fidelity, ur[1])[0]
+    out = jax.lax.map(one, (flat(u0), flat(ref)))  # one device runs these loops one after another
     return out.reshape(u0.shape), None
-  return _evolve_joint(u0, name, steps, dt, fidelity, params, bc, emit, use_fidelity)
+  return _evolve_joint(u0, name, steps, dt, fidelity, params, bc, emit, use_fidelity, ref)
 
 
 def _evolve_joint(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit: Callable | None,
-                  use_fidelity: bool):
+                  use_fidelity: bool, ref):
   """evolve() on the whole (..., H, W) array at once (one loop; every step touches every image)."""
   H, W = u0.shape[-2:]
   g = make_grid(H, W, bc)
@@ -383,7 +384,7 @@ def _evolve_joint(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str
     F = _call(name, src, g, s, params)
     u = interior(src)
     if use_fidelity:
-      F = F + fidelity * (u0 - u)
+      F = F + fidelity * (ref - u)
     dst = refresh(_put(dst, u + dt * F, 1, 1), mode)
     return dst, s.buffers
 

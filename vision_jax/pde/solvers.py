@@ -56,21 +56,23 @@ METHODS = ("fast", "reference")
 
 
 def evolve(u0, prior: Prior, steps: int, dt, fidelity, params: dict, *, bc: str = "neumann",
-           method: str = "fast", emit=None, use_fidelity: bool = True, batch: str = "auto"):
+           method: str = "fast", emit=None, use_fidelity: bool = True, batch: str = "auto", ref=None):
   """Traceable core of solve(): `steps` steps from u0, optionally emitting emit(u) after each step.
 
   No validation (solve() and grid.py validate first); params must be complete. Returns (u, emitted)
   with emitted the stacked emit outputs, leading axis `steps` (None without emit or for 0 steps).
   method="fast" falls back to the reference step for a Prior that is not registered; batch (fast path
-  only): "auto", "joint" or "per_image", see fast.use_per_image.
+  only): "auto", "joint" or "per_image", see fast.use_per_image. ref: the image the fidelity term pulls
+  towards (default u0; solve_strips restarts from later states with the original image).
   """
+  ref = u0 if ref is None else ref
   if method == "fast" and fast_lib.has_fast_path(prior):
     return fast_lib.evolve(u0, prior.name, steps, dt, fidelity, params, bc, emit=emit, use_fidelity=use_fidelity,
-                           batch=batch)
+                           batch=batch, ref=ref)
 
   def step(u):
     F = prior.rhs(u, bc=bc, **params)
-    return u + dt * (F + fidelity * (u0 - u) if use_fidelity else F)
+    return u + dt * (F + fidelity * (ref - u) if use_fidelity else F)
 
   if emit is None or steps == 0:
     return jax.lax.fori_loop(0, steps, lambda i, u: step(u), u0), None
@@ -115,6 +117,24 @@ def check_dt(prior: Prior, dt, fidelity, params: dict, check_stability: bool = T
   return dt_val, fid_val
 
 
+def prepare(u0, prior, steps, dt, fidelity, bc: str, method: str, check_stability: bool, params: dict):
+  """The checks of solve(): (Prior, u0 as a finite float image, steps, complete params, concrete fidelity or None).
+
+  One-line ValueErrors for an unknown prior / bc / method / parameter, bad steps, a non-finite or
+  rank < 2 u0, and dt or fidelity out of range (see check_dt).
+  """
+  prior = get_prior(prior)
+  ops.check_bc(bc)
+  if method not in METHODS:
+    raise ValueError(f"unknown solver method={method!r}; valid: {', '.join(METHODS)}")
+  steps = _check_steps(steps)
+  u0 = ops.as_image(u0, "u0")
+  validate.check_finite(u0, "u0")
+  params = prior.resolve_params(params)
+  _, fid_val = check_dt(prior, dt, fidelity, params, check_stability)
+  return prior, u0, steps, params, fid_val
+
+
 def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_trajectory: bool = False,
           check_stability: bool = True, bc: str = "neumann", method: str = "fast", batch: str = "auto",
           **params):
@@ -137,16 +157,8 @@ def solve(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, return_tra
   Returns:
     u at time steps * dt, same shape as u0 (or the trajectory).
   """
-  prior = get_prior(prior)
-  ops.check_bc(bc)
-  if method not in METHODS:
-    raise ValueError(f"unknown solver method={method!r}; valid: {', '.join(METHODS)}")
   fast_lib.check_batch(batch)
-  steps = _check_steps(steps)
-  u0 = ops.as_image(u0, "u0")
-  validate.check_finite(u0, "u0")
-  params = prior.resolve_params(params)
-  _, fid_val = check_dt(prior, dt, fidelity, params, check_stability)
+  prior, u0, steps, params, fid_val = prepare(u0, prior, steps, dt, fidelity, bc, method, check_stability, params)
   static, dynamic = prior.split_params(params)
   return _solve_jit(u0, jnp.asarray(dt, u0.dtype), jnp.asarray(fidelity, u0.dtype), dynamic,
                     prior=prior, steps=steps, bc=bc, static=static, trajectory=bool(return_trajectory),
@@ -206,4 +218,4 @@ def solve_nhwc(x, prior, steps: int, dt: float, **kwargs):
   return ops.on_nhwc(lambda u: solve(u, prior, steps, dt, **kwargs))(x)
 
 
-__all__ = ["METHODS", "check_dt", "evolve", "solve", "solve_nhwc", "solve_sharded", "stability_limit", "Prior"]
+__all__ = ["METHODS", "check_dt", "evolve", "prepare", "solve", "solve_nhwc", "solve_sharded", "stability_limit", "Prior"]
