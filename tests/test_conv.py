@@ -170,7 +170,7 @@ def test_environment_switch_and_backend_rule(monkeypatch):
   for backend in ("gpu", "tpu"):
     assert choose_routes((8, 32, 32, 32), (3, 3, 1, 32), (1, 1), (1, 1), 32,
                          backend=backend) == ("xla",) * 3
-  assert choose_routes((8, 32, 32, 32), (3, 3, 1, 32), (1, 1), (1, 1), 32, backend="cpu")[0] == "taps"
+  assert choose_routes((8, 32, 32, 32), (3, 3, 1, 32), (1, 1), (1, 1), 32, backend="cpu") == ("taps",) * 3
   # Under YNNPACK convolutions (XLA's default), DnCNN's 64-channel and ResNet's 128-channel 3x3
   # layers take the weight gradient per image by kernel rows; 1x1, strided, 256 channels or under
   # 16 x 16 pixels: XLA (measured faster there). Under Eigen's (vision_jax.cpu_flags): XLA.

@@ -90,9 +90,10 @@ def choose_routes(x_shape, w_shape, strides, dilation, groups, mode: str | None 
   the rule follows the per-op measurements of benchmarks/bench_trainstep.py (2-core CPU,
   jax 0.10.2). ynn_convolution: whether XLA:CPU runs convolutions on YNNPACK (one core; XLA's
   default) or on Eigen (every core; vision_jax.cpu_flags' default); None reads XLA_FLAGS.
-  * depthwise (one input channel per group, as many outputs): forward and input gradient as
-    fused elementwise tap loops (XLA:CPU's grouped convolution runs them at < 1 GFLOP/s), the
-    weight gradient on XLA (its reduction beat the tap reductions);
+  * depthwise (one input channel per group, as many outputs): all three as fused elementwise tap
+    loops and tap reductions; XLA:CPU's grouped convolution runs forward and input gradient at
+    < 1 GFLOP/s, its weight gradient at 0.2-2.5 against the taps' 1.2-2.6 on 8 of Xception's 9
+    depthwise shapes (benchmarks/results/trainstep.md, 2026-12-02);
   * a thin input (groups 1, 1 < kh kw, kh kw C <= 64 inputs per output pixel, F > C: TNRD's
     1 -> F filters, 1-channel heads): the input gradient (TNRD's adjoint K^T) on "cols", one
     product g @ W^T with kh kw C outputs then a fused scatter (4-20x XLA's rate), and for C = 1
@@ -116,7 +117,7 @@ def choose_routes(x_shape, w_shape, strides, dilation, groups, mode: str | None 
   kh, kw, cg, f = w_shape
   c = x_shape[-1]
   if groups > 1:
-    return ("taps", "taps", "xla") if cg == 1 and f == c else ("xla", "xla", "xla")
+    return ("taps", "taps", "taps") if cg == 1 and f == c else ("xla", "xla", "xla")
   if 1 < kh * kw and kh * kw * c <= 64 and f > c:
     return ("taps" if c == 1 and kh * kw <= 25 else "xla", "cols", "xla")
   if ynn_convolution is None:

@@ -3,7 +3,7 @@
     pde.solve_strips(u0, "heat", steps=200, dt=0.25)       # (..., H, W) on all devices, one strip each
 
 An explicit step changes a pixel only through its neighbours within the prior's stencil reach r
-(STENCIL_REACH: 1 row for heat, Perona-Malik and TV; 2 for mpmc and zg; the Gaussian radii + 2 for
+(stencil_reach: 1 row for heat, Perona-Malik and TV; 2 for mpmc and zg; the Gaussian radii + 2 for
 tensor). So a strip of rows evolved k steps on its own, with any boundary rule at its cut edges, is
 exact except within r * k rows of a cut. Each device owns B = ceil(H / D) rows, evolves them with a
 halo of R = r * k rows on each cut side (strip of L = B + R rows for 2 devices, B + 2R for more),
