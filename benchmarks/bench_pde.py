@@ -46,7 +46,7 @@ Batches (measured 2026-12-01 on the idle 2-core EPYC; benchmarks/results/bench_p
   * One large image: pde.solve_strips splits its rows over the devices (halo of reach x k rows, one
     all_gather every k steps). Measured 2026-12-02 on a 2-core EPYC without AVX-512: 1.5-1.9x on
     1024^2 for Perona-Malik, mpmc, zg, tensor and TV (PM 189 -> 353 Mpix-it/s), no gain for heat, and
-    a loss on 256^2 for all but zg (the exchange, ~0.1 ms, and the halos outweigh the second core).
+    a loss on 256^2 for all but zg (the exchange and the halos outweigh the second core).
   * A prior with scratch buffers streams about 6 batch-sized arrays per step; one image at a time
     (lax.map, solve(batch="auto") on CPU) keeps them in cache: PM 428 -> 525, zg 303 -> 416, tensor
     90 -> 149 Mpix-it/s at 16 x 256^2. Heat (no scratch) stays joint (3036 joint vs 2502 per image).
@@ -278,9 +278,9 @@ def bench_priors(args, jax, jnp, pde, bw, flop_rate):
       if n > 1:  # the batch as one loop over all images (what "auto" replaces with per-image loops)
         runs["joint"] = lambda: pde.solve(u0_dev, name, steps, dt, batch="joint").block_until_ready()
       if n > 1 and jax.device_count() > 1 and n % jax.device_count() == 0:  # one shard per device (core)
-        runs["sharded"] = lambda: pde.solve_sharded(u0_dev, name, steps, dt).block_until_ready()
+        runs["split"] = lambda: pde.solve_sharded(u0_dev, name, steps, dt).block_until_ready()
       if n == 1 and jax.device_count() > 1:  # one image in row strips, one per device, halo exchange
-        runs["sharded"] = lambda: pde.solve_strips(u0_dev, name, steps, dt).block_until_ready()
+        runs["split"] = lambda: pde.solve_strips(u0_dev, name, steps, dt).block_until_ready()
       for fn in runs.values():
         fn()  # compile + warm-up
       np_steps = args.numpy_steps
@@ -297,10 +297,10 @@ def bench_priors(args, jax, jnp, pde, bw, flop_rate):
       diff = float(np.abs(np.asarray(pde.solve(u0_dev, name, np_steps, dt)) - np_solve(u0, name, np_steps, dt)).max())
       label = f"{n}x{size}x{size}"
       joint = f"{rates['joint']:.0f}" if "joint" in rates else "="
-      sharded = f"{rates['sharded']:.0f}" if "sharded" in rates else "-"
-      split_ratio = f"{rates['sharded'] / np_rate:.1f}x" if "sharded" in rates else "-"
+      split = f"{rates['split']:.0f}" if "split" in rates else "-"
+      split_ratio = f"{rates['split'] / np_rate:.1f}x" if "split" in rates else "-"
       bnd = f"{bound:.0f} | {100 * rates['fast'] / bound:.0f} %" if bound else "- | -"
-      print(f"| {name} | {label} | {rates['fast']:.0f} | {joint} | {sharded} | {rates['reference']:.0f} | {np_rate:.0f} | "
+      print(f"| {name} | {label} | {rates['fast']:.0f} | {joint} | {split} | {rates['reference']:.0f} | {np_rate:.0f} | "
             f"{rates['fast'] / np_rate:.1f}x | {split_ratio} | {limit:.0f} | {100 * rates['fast'] / limit:.0f} % | {bnd} | "
             f"{cpu_rates['fast'] / cpu_rates['numpy']:.1f}x | {diff:.1e} |",
             flush=True)

@@ -16,7 +16,7 @@ The values equal solve(u0, ...) to float32 rounding (tests/test_pde_strips.py). 
 large images on a multi-core CPU (one device per core, jax_num_cpu_devices) or several accelerators;
 batches of images are better split by image (solve_sharded), which needs no exchange. Measured on a
 2-core EPYC (benchmarks/results/bench_pde.md): 1.5-1.9x over solve() on 1024^2 for the nonlinear
-priors, no gain for heat, slower on 256^2 (one all_gather per block costs ~0.1 ms there).
+priors, no gain for heat, slower on 256^2 (the exchange and the halo rows cost more than the second core returns).
 """
 
 from __future__ import annotations
