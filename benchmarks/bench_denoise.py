@@ -183,6 +183,13 @@ def speed_rows(a, kinds) -> dict:
   return {"image": big[0].name if big else "camera", "shape": list(clean.shape[:2]), **suite.speed(fns, noisy)}
 
 
+def wins_over(results: dict, method: str, reference: str) -> str:
+  """'n' = images where `method`'s PSNR is strictly above `reference`'s (same images, same order); '-' if absent."""
+  if method not in results or reference not in results:
+    return "-"
+  return str(int(np.sum(np.asarray(results[method]["psnr"]) > np.asarray(results[reference]["psnr"]))))
+
+
 def write_report(a, sigmas, models, evals, speeds) -> str:
   from vision_jax import report
   lines = ["# Denoising benchmark (issue 10): held-out PSNR against BM3D", "",
@@ -193,18 +200,21 @@ def write_report(a, sigmas, models, evals, speeds) -> str:
           ("blind (true sigma)", LABELS["blind_true"]), ("blind (est. sigma)", LABELS["blind_est"]),
           ("shipped", LABELS["shipped"]), ("DnCNN-17 same budget", LABELS["dncnn"])]
   for set_name, per_sigma in evals.items():
-    header, rows, diffs = ["sigma"] + [c for c, _ in cols], [], []
+    header, rows, diffs, wins = ["sigma"] + [c for c, _ in cols], [], [], []
     extra = {}
     for s, e in per_sigma.items():
       r = e["results"]
       get = lambda key: r[key]["mean_psnr"] if key in r else float("nan")  # noqa: E731
       rows.append([s] + [get(k) for _, k in cols])
       diffs.append([s] + [get(k) - get("bm3d") for _, k in cols[1:]])
+      wins.append([s] + [wins_over(r, k, "bm3d") for _, k in cols[1:]])
       for m in r:
         if m.startswith("best PDE prior") or m in ("tv_chambolle", "nl_means", "wavelet", "noisy input"):
           extra.setdefault(m.split(" (")[0] if m.startswith("best") else m, []).append(r[m]["mean_psnr"])
     lines += [f"## {set_name}: mean PSNR (dB)", "", report.markdown_table(header, rows), "",
               f"Difference to BM3D (dB), {set_name}:", "", report.markdown_table(["sigma"] + [c for c, _ in cols[1:]], diffs), "",
+              f"Images above BM3D (PSNR, of {len(next(iter(per_sigma.values()))['names'])}), {set_name}:", "",
+              report.markdown_table(["sigma"] + [c for c, _ in cols[1:]], wins), "",
               "Other references (mean PSNR per sigma " + ", ".join(per_sigma) + "): "
               + "; ".join(f"{m} " + " / ".join(f"{v:.2f}" for v in vals) for m, vals in extra.items()), ""]
   lines += ["## Training (each model: Train400, fresh AWGN every step)", "",
