@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from pde_cases import PARAMS
 from vision_jax import pde
 from vision_jax.pde import fast
 
@@ -15,9 +16,6 @@ NAMES = sorted(pde.PRIORS)
 BCS = pde.BOUNDARY_CONDITIONS
 RNG = np.random.default_rng(3)
 U = jnp.asarray(RNG.random((2, 13, 17)), jnp.float32)  # odd, non-square: catches transposed slices
-# parameters that make every term matter (K comparable to the gradients of U)
-PARAMS = {"heat": {}, "perona_malik": {"K": 0.3}, "mpmc": {"K": 0.5}, "zg": {"K": 0.3, "lambda2": 0.02},
-          "tensor": {"K": 0.1}, "tv": {"eps": 0.2}}
 
 
 def _x64():

@@ -11,12 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from pde_cases import PARAMS
 from vision_jax import pde
 from vision_jax.pde import fast, strips
 
 NAMES = sorted(pde.PRIORS)
-PARAMS = {"heat": {}, "perona_malik": {"K": 0.3}, "mpmc": {"K": 0.5}, "zg": {"K": 0.3, "lambda2": 0.02},
-          "tensor": {"K": 0.1}, "tv": {"eps": 0.2}}
 
 
 def _support_radius(name, params, n=41):

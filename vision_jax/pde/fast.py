@@ -359,13 +359,14 @@ def evolve(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit:
   Returns:
     u after `steps` steps, and (if emit) the stacked emit outputs with a leading axis of length steps.
   """
-  ref = u0 if ref is None else ref
   if emit is None and use_per_image(u0.shape, batch, name=name):
     flat = lambda a: a.reshape((-1,) + a.shape[-2:])
-    one = lambda ur: _evolve_joint(ur[0], name, steps, dt, fidelity, params, bc, None, use_fidelity, ur[1])[0]
-    out = jax.lax.map(one, (flat(u0), flat(ref)))  # one device runs these loops one after another
+    one = lambda u, r: _evolve_joint(u, name, steps, dt, fidelity, params, bc, None, use_fidelity, r)[0]
+    # one device runs these loops one after another; map over u0 alone when it is its own reference
+    out = (jax.lax.map(lambda u: one(u, u), flat(u0)) if ref is None
+           else jax.lax.map(lambda ur: one(*ur), (flat(u0), flat(ref))))
     return out.reshape(u0.shape), None
-  return _evolve_joint(u0, name, steps, dt, fidelity, params, bc, emit, use_fidelity, ref)
+  return _evolve_joint(u0, name, steps, dt, fidelity, params, bc, emit, use_fidelity, u0 if ref is None else ref)
 
 
 def _evolve_joint(u0, name: str, steps: int, dt, fidelity, params: dict, bc: str, emit: Callable | None,

@@ -51,6 +51,11 @@ def stencil_reach(name: str, params: dict) -> int:
                    "mpmc, zg, tensor and tv")
 
 
+def rows_per_device(H: int, n_dev: int) -> int:
+  """B = ceil(H / n_dev): the rows each device owns (the last block overlaps the one before when n_dev B > H)."""
+  return -(-H // n_dev)
+
+
 def strip_geometry(H: int, n_dev: int, halo: int):
   """(B, L, starts, owned): rows owned per device, strip length, and per device the first row of its
   strip and of its owned block (both (n_dev,) int arrays). The last device owns rows [H - B, H).
@@ -59,7 +64,7 @@ def strip_geometry(H: int, n_dev: int, halo: int):
   bottom of the image has the real border there instead). When the halos would cover the image
   (L = H) every device evolves the whole image: still exact, but no faster than solve().
   """
-  B = -(-H // n_dev)
+  B = rows_per_device(H, n_dev)
   L = min(H, B + (halo if n_dev == 2 else 2 * halo))
   owned = np.minimum(np.arange(n_dev) * B, H - B)
   starts = np.clip(owned - halo, 0, H - L)
@@ -101,9 +106,8 @@ def solve_strips(u0, prior, steps: int, dt: float, *, fidelity: float = 0.0, mes
     raise ValueError(f"axis={axis!r} is not an axis of the mesh {mesh.axis_names}")
   n_dev, H = int(mesh.shape[axis]), int(u0.shape[-2])
   reach = stencil_reach(prior.name, params)
-  B = -(-H // n_dev)
   if block_steps is None:
-    block_steps = max(1, B // (8 * reach))
+    block_steps = max(1, rows_per_device(H, n_dev) // (8 * reach))
   if isinstance(block_steps, bool) or not isinstance(block_steps, int) or block_steps < 1:
     raise ValueError(f"block_steps={block_steps!r} is invalid; expected an int >= 1")
   block_steps = min(block_steps, max(steps, 1))
