@@ -57,7 +57,8 @@ def parse(argv):
   p.add_argument("--models", default="tnrd7,tnrd_blind,dncnn,shipped")
   p.add_argument("--workdir", default="runs/bench_denoise")
   p.add_argument("--blind_workdir", default="", help="the `make weights` workdir of the blind model (same config)")
-  p.add_argument("--dncnn_steps", default="", help="S:N,... fixed DnCNN step counts per sigma")
+  p.add_argument("--dncnn_steps", default="",
+                 help="S:N,... fixed DnCNN step counts per sigma (a sigma not listed gets no DnCNN)")
   p.add_argument("--train_only", action="store_true", help="train the missing models and stop")
   p.add_argument("--self_ensemble", action=argparse.BooleanOptionalAction, default=True,
                  help="also report the per-sigma TNRD's x8 flip/rotation self-ensemble")
@@ -70,11 +71,23 @@ def parse(argv):
   return p.parse_args(argv)
 
 
+def parse_dncnn_steps(text: str) -> dict:
+  """'15:1600,25:1635' -> {'15': 1600, '25': 1635} (sigma keys as f'{sigma:g}'); one line on a bad item."""
+  given = {}
+  for item in (x for x in text.split(",") if x):
+    s, _, n = item.partition(":")
+    try:
+      given[f"{float(s):g}"] = int(n)
+    except ValueError:
+      raise SystemExit(f"error: --dncnn_steps item {item!r} is invalid; expected SIGMA:STEPS, e.g. 25:1635") from None
+  return given
+
+
 def dncnn_steps(a, sigma: float, tnrd_info: dict | None) -> int:
   """DnCNN steps for sigma: --dncnn_steps, else <workdir>/dncnn_steps.json, else measured and recorded."""
-  given = dict(item.split(":") for item in a.dncnn_steps.split(",") if item)
+  given = parse_dncnn_steps(a.dncnn_steps)
   if given:
-    return int(given[f"{sigma:g}"])
+    return given.get(f"{sigma:g}", 0)
   path = os.path.join(a.workdir, "dncnn_steps.json")
   record = json.load(open(path)) if os.path.exists(path) else {}
   if f"{sigma:g}" in record:
@@ -254,6 +267,7 @@ def main(argv=None):
   for k in kinds:
     if k not in suite.KINDS + ("shipped",):
       raise SystemExit(f"error: unknown model {k!r}; valid: {', '.join(suite.KINDS + ('shipped',))}")
+  parse_dncnn_steps(a.dncnn_steps)  # a bad item fails now, not after the first model has trained
   os.makedirs(a.workdir, exist_ok=True)  # results.md lands here even when every model lives elsewhere
   models = train_all(a, sigmas, kinds)
   if a.train_only:
