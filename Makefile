@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: demo test test-slow bench notebooks clean setup weights
+.PHONY: demo test test-slow bench notebooks clean setup weights weights-per-sigma
 
 setup: $(STAMP)
 
@@ -43,6 +43,14 @@ weights: $(STAMP)
 	mkdir -p vision_jax/weights
 	cp $(WEIGHTS_WORKDIR)/tnrd_blind.npz vision_jax/weights/tnrd_blind.npz
 	@echo "vision_jax/weights/tnrd_blind.npz updated; tests/test_denoise_api.py checks the PSNR it recorded"
+
+# One-level TNRD-7x7x48 weights (vision_jax/weights/tnrd7_s<sigma>.npz): greedy, then 6000 joint steps per
+# sigma (about 73 CPU minutes each; resumes), in the issue-10 benchmark's workdir. SIGMAS=15,25,50 for all three.
+SIGMAS ?= 25
+weights-per-sigma: $(STAMP)
+	@test -d "$(TRAIN)" || { echo "error: make weights-per-sigma needs TRAIN=<folder of training images>, e.g. TRAIN=../shared/data/denoise/Train400"; exit 1; }
+	$(BIN)/python benchmarks/bench_denoise.py --train_dir $(TRAIN) --models tnrd7 --sigmas $(SIGMAS) \
+		--set tnrd7:train.steps=6000 --workdir runs/bench_denoise_6000 --train_only --export_to vision_jax/weights
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[notebooks]"

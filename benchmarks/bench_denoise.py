@@ -4,7 +4,8 @@
       --test_dir ../shared/data/denoise/Set12 --blind_workdir runs/weights-tnrd_blind
 
 Models (each a denoise-task run trained on --train_dir in <workdir>/models/<name>-<fingerprint[:10]>, so a
-rerun resumes or only evaluates; `--train_only` trains what is missing and stops):
+rerun resumes or only evaluates; `--train_only` trains what is missing and stops; `--export_to DIR` writes
+the per-sigma TNRDs as the .npz files vision_jax.denoise ships, model="tnrd7-s<sigma>"):
   tnrd7       TNRD 5 stages x 48 7x7 filters per sigma, greedy then joint (configs/denoise/tnrd.py:sigma=S)
   tnrd_blind  the noise-level-map TNRD for sigma in [0, 55] (configs/denoise/tnrd_blind.py, = `make weights`);
               rows with the true level and with the wavelet MAD estimate
@@ -50,7 +51,7 @@ with its x8 geometric self-ensemble. Sub-runs live in <workdir>/table6/<name>-<f
 def parse(argv):
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--train_dir", required=True)
-  p.add_argument("--test_dir", required=True, help="first held-out set (Set12)")
+  p.add_argument("--test_dir", default="", help="first held-out set (Set12); not needed with --train_only")
   p.add_argument("--second_set", default=suite.SECOND_SET, help="second held-out set (a folder or bundled:...)")
   p.add_argument("--second_max_size", type=int, default=256, help="downscale the second set (0 = full size)")
   p.add_argument("--sigmas", default="15,25,50")
@@ -60,6 +61,9 @@ def parse(argv):
   p.add_argument("--dncnn_steps", default="",
                  help="S:N,... fixed DnCNN step counts per sigma (a sigma not listed gets no DnCNN)")
   p.add_argument("--train_only", action="store_true", help="train the missing models and stop")
+  p.add_argument("--export_to", default="",
+                 help="export each per-sigma TNRD (--mode=export) to <folder>/tnrd7_s<sigma>.npz, the files "
+                      "vision_jax.denoise ships (model='tnrd7-s<sigma>')")
   p.add_argument("--self_ensemble", action=argparse.BooleanOptionalAction, default=True,
                  help="also report the per-sigma TNRD's x8 flip/rotation self-ensemble")
   p.add_argument("--baselines", default="tv_chambolle,nl_means,wavelet,bm3d")
@@ -68,7 +72,10 @@ def parse(argv):
   p.add_argument("--set", action="append", default=[],
                  help="config override key=value for every model, or kind:key=value for one kind (repeatable)")
   p.add_argument("--progress", action="store_true", help="progress bars while training")
-  return p.parse_args(argv)
+  a = p.parse_args(argv)
+  if not a.test_dir and not a.train_only:
+    p.error("--test_dir is required (the first held-out set, e.g. Set12) unless --train_only")
+  return a
 
 
 def parse_dncnn_steps(text: str) -> dict:
@@ -193,6 +200,11 @@ def speed_rows(a, kinds) -> dict:
     import vision_jax
     fns["shipped, sigma given"] = lambda y: vision_jax.denoise(y[..., 0], 25.0)
     fns["shipped, sigma estimated"] = lambda y: vision_jax.denoise(y[..., 0])
+    from vision_jax import denoise as api
+    if "tnrd7-s25" in api.MODELS:  # the one-level weights, if shipped
+      fns["shipped tnrd7-s25"] = lambda y: vision_jax.denoise(y[..., 0], 25.0, model="tnrd7-s25")
+      fns["shipped tnrd7-s25, x8 self-ensemble"] = lambda y: vision_jax.denoise(y[..., 0], 25.0, model="tnrd7-s25",
+                                                                               self_ensemble=True)
   return {"image": big[0].name if big else "camera", "shape": list(clean.shape[:2]), **suite.speed(fns, noisy)}
 
 
@@ -240,9 +252,11 @@ def write_report(a, sigmas, models, evals, speeds) -> str:
               "median of 2 after a warm-up call)", "",
               report.markdown_table(["method", "wall s", "CPU s"],
                                     [[k, v["wall"], v["cpu"]] for k, v in speeds.items() if isinstance(v, dict)], 2), ""]
-    if "shipped, sigma estimated" in speeds:
-      b, s = speeds["bm3d (sigma given)"], speeds["shipped, sigma estimated"]
-      lines += [f"Shipped model vs BM3D: {b['wall'] / s['wall']:.1f}x faster (wall), {b['cpu'] / s['cpu']:.1f}x (CPU).", ""]
+    b = speeds["bm3d (sigma given)"]
+    for name in ("shipped, sigma estimated", "shipped tnrd7-s25", "shipped tnrd7-s25, x8 self-ensemble"):
+      if name in speeds:
+        s = speeds[name]
+        lines += [f"{name} vs BM3D: {b['wall'] / s['wall']:.1f}x faster (wall), {b['cpu'] / s['cpu']:.1f}x (CPU).", ""]
   for set_name, per_sigma in evals.items():
     for s, e in per_sigma.items():
       header = ["method"] + [f"{n}" for n in e["names"]] + ["mean PSNR", "mean SSIM", "s/image"]
@@ -255,6 +269,18 @@ def write_report(a, sigmas, models, evals, speeds) -> str:
                     {"evaluations": evals, "speed": speeds,
                      "training": {n: info for n, (_, _, info) in models.items()}})
   return text
+
+
+def export_models(models: dict, folder: str) -> None:
+  """Writes each per-sigma TNRD's --mode=export file to <folder>/tnrd7_s<sigma>.npz (vision_jax.denoise.MODELS)."""
+  import shutil
+  from vision_jax.tasks.denoise import export
+  os.makedirs(folder, exist_ok=True)
+  for name, (config, wd, _) in models.items():
+    if name.startswith("tnrd7-s"):
+      dst = os.path.join(folder, name.replace("-", "_") + ".npz")
+      shutil.copyfile(export.export(config, wd), dst)
+      print(f"exported {name} to {dst}")
 
 
 def main(argv=None):
@@ -270,6 +296,8 @@ def main(argv=None):
   parse_dncnn_steps(a.dncnn_steps)  # a bad item fails now, not after the first model has trained
   os.makedirs(a.workdir, exist_ok=True)  # results.md lands here even when every model lives elsewhere
   models = train_all(a, sigmas, kinds)
+  if a.export_to:
+    export_models(models, a.export_to)
   if a.train_only:
     print("trained: " + ", ".join(f"{n} ({info.get('train_steps')} steps, {info.get('train_cpu_seconds', 0):.0f} CPU s)"
                                   for n, (_, _, info) in models.items()))

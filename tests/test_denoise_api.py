@@ -22,15 +22,31 @@ def _noisy(shape=(40, 48), sigma=25.0, seed=0):
   return (clean + sigma / 255 * np.random.default_rng(seed).standard_normal(clean.shape)).astype(np.float32)
 
 
-def test_shipped_weights_reproduce_the_recorded_check_psnr():
-  params, meta = export.read_npz(SHIPPED)
-  assert os.path.getsize(SHIPPED) < 3e6 and meta["backbone"] == "tnrd_blind"
+@pytest.mark.parametrize("name", sorted(set(api.MODELS) - {"tnrd_blind"}))
+def test_shipped_weights_reproduce_the_recorded_check_psnr(name):
+  path = os.path.join(api.WEIGHTS_DIR, api.MODELS[name])
+  params, meta = export.read_npz(path)
+  assert os.path.getsize(path) < 3e6
   assert os.path.basename(os.path.normpath(meta["training"]["train_dir"])) == "Train400"  # never a test image
-  assert meta["sigma_range"] == [0.0, 55.0]
-  got = export.check_psnrs(lambda y, s: vision_jax.denoise(y, s), meta["check"])
+  if name == "default":
+    assert meta["backbone"] == "tnrd_blind" and meta["sigma_range"] == [0.0, 55.0]
+  else:  # one level: the one in its name, and its check is at that level
+    level = float(name.split("-s")[1])
+    assert meta["backbone"] == "tnrd" and meta["sigma_range"] == [level, level] and meta["check"]["sigma"] == level
+    assert meta["fields"]["num_filters"] == 48 and meta["fields"]["kernel_size"] == 7 and meta["training"]["train_steps"] == 6500
+  got = export.check_psnrs(lambda y, s: vision_jax.denoise(y, s, model=name), meta["check"])
   for key in ("psnr_given_sigma", "psnr_estimated_sigma", "psnr_noisy"):
     assert got[key] == pytest.approx(meta["check"][key], abs=0.01), key
   assert got["psnr_given_sigma"] > got["psnr_noisy"] + 5.0  # a denoiser, not the identity
+
+
+def test_self_ensemble_is_the_mean_over_the_eight_flips_and_rotations():
+  from vision_jax.data.augment import dihedral_self_ensemble
+  y = 0.3 + 0.4 * _noisy((24, 32))  # a non-square crop kept inside (0, 1): clipping cannot differ
+  want = dihedral_self_ensemble(lambda t: vision_jax.denoise(t[..., 0], 25)[..., None])(y[..., None])[..., 0]
+  got = vision_jax.denoise(y, 25, self_ensemble=True)
+  np.testing.assert_allclose(got, want, atol=2e-6)
+  assert float(np.abs(got - vision_jax.denoise(y, 25)).max()) > 1e-3  # TNRD's filters are not symmetric
 
 
 def test_module_is_the_function_and_channels_are_independent():

@@ -145,6 +145,26 @@ def test_greedy_then_joint_end_to_end_and_resume(tmp_path):
   again = modes.train(c, str(wd))
   assert again[label]["psnr"] == pytest.approx(results[label]["psnr"], abs=1e-6)
   assert json.loads((wd / "results.json").read_text())["info"]["train_seconds"] == pytest.approx(info["train_seconds"])
+  _check_one_level_export(c, wd, joint)
+
+
+def _check_one_level_export(c, wd, joint):
+  """--mode=export of a per-sigma run: vision_jax.denoise loads it as a one-level model whose output is the
+  trained network's (clipped), and refuses any other sigma with one line."""
+  from vision_jax import denoise as api
+  from vision_jax.tasks.denoise import export
+  path = export.export(c, str(wd))
+  loaded = api.load_model(path)
+  assert loaded.sigma_range == (25.0, 25.0) and not loaded.takes_noise_map
+  assert loaded.meta["check"]["sigma"] == 25.0 and loaded.meta["checkpoint_step"] == c.train.steps
+  clean, noisy = export.check_pair(loaded.meta["check"])
+  model = get_denoiser("tnrd", **dict(c.model.tnrd))
+  want = np.clip(np.asarray(model.apply({"params": joint}, jnp.asarray(noisy)[None, ..., None])[0])[0, ..., 0], 0, 1)
+  np.testing.assert_allclose(api.denoise(noisy, 25, model=path), want, atol=1e-6)
+  np.testing.assert_array_equal(api.denoise(noisy, None, model=path), api.denoise(noisy, 25, model=path))
+  with pytest.raises(ValueError, match="trained at sigma 25 only") as e:
+    api.denoise(noisy, 15, model=path)
+  assert "\n" not in str(e.value)
 
 
 def test_config_errors_are_one_line(tmp_path):

@@ -14,17 +14,21 @@ zoom_range=0.2, horizontal_flip=True, fill_mode="nearest") as pure functions of 
 (input coordinate = matrix @ output coordinate + offset), so tests/test_augment.py compares
 `apply_affine` with scipy channel by channel (jax's "nearest" / "mirror" / "reflect" are scipy's
 modes of the same name; jax's "constant" / "wrap" are scipy's "grid-constant" / "grid-wrap").
+
+`dihedral_self_ensemble` is the test-time counterpart: the mean of a method over the 8 flips and
+90-degree rotations of its input (NumPy, outside jit).
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["sample_affine_params", "affine_matrices", "apply_affine", "random_affine"]
+__all__ = ["sample_affine_params", "affine_matrices", "apply_affine", "random_affine", "dihedral_self_ensemble"]
 
 _MODES = ("nearest", "constant", "reflect", "wrap", "mirror")
 
@@ -102,3 +106,24 @@ def random_affine(key, images, *, rotation_deg: float = 20.0, shift: float = 0.2
 def numpy_params(params: dict) -> dict:
   """The parameter dict as numpy arrays (for logging and tests)."""
   return {k: np.asarray(v) for k, v in params.items()}
+
+
+DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))  # the 8 symmetries of the square
+
+
+def dihedral_self_ensemble(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+  """Geometric self-ensemble (Timofte et al., CVPR 2016): the mean of T^-1 fn(T y) over the 8 flips
+  and 90-degree rotations T of the noisy image y (H, W, C). Uses only y, so it is a held-out method;
+  it costs 8 calls of fn and equals fn for methods that commute with every T.
+  """
+
+  def ensemble(noisy):
+    y = np.asarray(noisy, np.float32)
+    total = np.zeros_like(y)
+    for k, flip in DIHEDRAL:
+      t = np.rot90(y[:, ::-1] if flip else y, k)
+      out = np.rot90(np.asarray(fn(np.ascontiguousarray(t)), np.float32).reshape(t.shape), -k)
+      total += out[:, ::-1] if flip else out
+    return total / len(DIHEDRAL)
+
+  return ensemble

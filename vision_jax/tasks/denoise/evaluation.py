@@ -18,6 +18,7 @@ import numpy as np
 
 from vision_jax import noise as noise_lib
 from vision_jax.data import images as images_lib
+from vision_jax.data.augment import DIHEDRAL, dihedral_self_ensemble  # noqa: F401 (re-exported)
 from vision_jax.metrics import image as image_metrics
 
 def make_noisy(cleans: list[np.ndarray], noise_cfg, seed: int) -> list[np.ndarray]:
@@ -66,27 +67,6 @@ def evaluate_method(fn: Callable[[np.ndarray], np.ndarray], test: TestSet) -> di
     out["ssim"].append(s)
     out["outputs"].append(den)
   return out
-
-
-DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))  # the 8 symmetries of the square
-
-
-def dihedral_self_ensemble(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-  """Geometric self-ensemble (Timofte et al., CVPR 2016): the mean of T^-1 fn(T y) over the 8 flips
-  and 90-degree rotations T of the noisy image y (H, W, C). Uses only y, so it is a held-out method;
-  it costs 8 calls of fn and equals fn for methods that commute with every T.
-  """
-
-  def ensemble(noisy):
-    y = np.asarray(noisy, np.float32)
-    total = np.zeros_like(y)
-    for k, flip in DIHEDRAL:
-      t = np.rot90(y[:, ::-1] if flip else y, k)
-      out = np.rot90(np.asarray(fn(np.ascontiguousarray(t)), np.float32).reshape(t.shape), -k)
-      total += out[:, ::-1] if flip else out
-    return total / len(DIHEDRAL)
-
-  return ensemble
 
 
 def results_rows(results: dict, names: list[str]) -> tuple[list[str], list[list]]:

@@ -23,7 +23,8 @@ from vision_jax.train import loop, workdir as workdir_lib
 from vision_jax.train.weights_file import FORMAT, read_npz, write_npz  # noqa: F401 (re-exported)
 
 # The regression check recorded in every export: crop (top, left, size) of a bundled picture, AWGN with
-# np.random.default_rng(seed), sigma on the 0-255 scale; denoised by the API with sigma given and estimated.
+# np.random.default_rng(seed), sigma on the 0-255 scale (a one-level model's own level instead); denoised by
+# the API with sigma given and estimated.
 CHECK = {"image": "astronaut", "top": 40, "left": 180, "size": 96, "sigma": 25.0, "seed": 0}
 
 
@@ -76,10 +77,11 @@ def export(config, workdir: str) -> str:
           "training": _training_record(config, workdir)}
   path = write_npz(os.path.join(workdir, f"{config.backbone}.npz"), state["params"], meta)
   loaded = api.load_model(path)
-  meta["check"] = {**CHECK, **check_psnrs(lambda y, s: api.denoise(y, s, model=loaded))}
+  check = CHECK if lo_hi else {**CHECK, "sigma": float(config.noise.sigma)}  # a one-level model: its level
+  meta["check"] = {**check, **check_psnrs(lambda y, s: api.denoise(y, s, model=loaded), check)}
   write_npz(path, state["params"], meta)
   report_lib.write_json(os.path.join(workdir, "export.json"), meta)
-  print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB); check on {CHECK['image']} crop at sigma "
-        f"{CHECK['sigma']:g}: {meta['check']['psnr_given_sigma']:.2f} dB (sigma given), "
+  print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB); check on {check['image']} crop at sigma "
+        f"{check['sigma']:g}: {meta['check']['psnr_given_sigma']:.2f} dB (sigma given), "
         f"{meta['check']['psnr_estimated_sigma']:.2f} dB (estimated), noisy {meta['check']['psnr_noisy']:.2f} dB")
   return path
