@@ -94,6 +94,10 @@ def test_command_line_file_folder_and_errors(tmp_path, capsys):
   assert api.main([str(tmp_path / "in" / "a.png"), str(tmp_path / "a_out.png"), "--sigma", "25"]) == 0
   want = np.round(vision_jax.denoise(u8, 25) * 255).astype(np.uint8)
   np.testing.assert_array_equal(io.imread(tmp_path / "a_out.png"), want)
+  assert api.main([str(tmp_path / "in" / "a.png"), str(tmp_path / "a_x8.png"), "--sigma", "25", "--self_ensemble"]) == 0
+  want_x8 = np.round(vision_jax.denoise(u8, 25, self_ensemble=True) * 255).astype(np.uint8)
+  np.testing.assert_array_equal(io.imread(tmp_path / "a_x8.png"), want_x8)
+  assert not np.array_equal(want_x8, want)
   assert api.main([str(tmp_path / "in"), str(tmp_path / "out")]) == 0
   assert sorted(os.listdir(tmp_path / "out")) == ["a.png", "b.png"]
   capsys.readouterr()
