@@ -200,11 +200,7 @@ def speed_rows(a, kinds) -> dict:
     import vision_jax
     fns["shipped, sigma given"] = lambda y: vision_jax.denoise(y[..., 0], 25.0)
     fns["shipped, sigma estimated"] = lambda y: vision_jax.denoise(y[..., 0])
-    from vision_jax import denoise as api
-    if "tnrd7-s25" in api.MODELS:  # the one-level weights, if shipped
-      fns["shipped tnrd7-s25"] = lambda y: vision_jax.denoise(y[..., 0], 25.0, model="tnrd7-s25")
-      fns["shipped tnrd7-s25, x8 self-ensemble"] = lambda y: vision_jax.denoise(y[..., 0], 25.0, model="tnrd7-s25",
-                                                                               self_ensemble=True)
+    fns["shipped, sigma given, x8 self-ensemble"] = lambda y: vision_jax.denoise(y[..., 0], 25.0, self_ensemble=True)
   return {"image": big[0].name if big else "camera", "shape": list(clean.shape[:2]), **suite.speed(fns, noisy)}
 
 
@@ -253,7 +249,7 @@ def write_report(a, sigmas, models, evals, speeds) -> str:
               report.markdown_table(["method", "wall s", "CPU s"],
                                     [[k, v["wall"], v["cpu"]] for k, v in speeds.items() if isinstance(v, dict)], 2), ""]
     b = speeds["bm3d (sigma given)"]
-    for name in ("shipped, sigma estimated", "shipped tnrd7-s25", "shipped tnrd7-s25, x8 self-ensemble"):
+    for name in ("shipped, sigma estimated", "shipped, sigma given, x8 self-ensemble"):
       if name in speeds:
         s = speeds[name]
         lines += [f"{name} vs BM3D: {b['wall'] / s['wall']:.1f}x faster (wall), {b['cpu'] / s['cpu']:.1f}x (CPU).", ""]
