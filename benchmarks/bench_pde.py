@@ -50,9 +50,10 @@ Batches (measured 2026-12-01 on the idle 2-core EPYC; benchmarks/results/bench_p
   * A prior with scratch buffers streams about 6 batch-sized arrays per step; one image at a time
     (lax.map, solve(batch="auto") on CPU) keeps them in cache: PM 428 -> 525, zg 303 -> 416, tensor
     90 -> 149 Mpix-it/s at 16 x 256^2. Heat (no scratch) stays joint (3036 joint vs 2502 per image).
-  * XLA_FLAGS=--xla_cpu_prefer_vector_width=512 (AVX-512 hosts; XLA's default is 256-bit) measured
-    +16-17 % heat, +9-39 % PM, +46-57 % zg, TV unchanged on 1 x 256^2 (two runs each, see results/bench_pde.md). It is a
-    process-wide flag, so vision_jax leaves it to the user.
+  * --xla_cpu_prefer_vector_width=512 (XLA's default width is 256 bits) runs these loops 1.07-1.70x
+    faster on the AVX-512 EPYC (heat 1 x 256^2 3106 / 3372 -> 4881 / 4861, PM 547 / 611 -> 959 / 937
+    Mpix-it/s; 2026-12-03, results/bench_pde.md); `import vision_jax` sets it on AVX-512 hosts
+    (vision_jax.cpu_flags; XLA_FLAGS=--xla_cpu_prefer_vector_width=256 measures without it).
   * The exp bound (in-cache jnp.exp, 3.8 G/s on one core idle, 1.2-2.2 G/s with other jobs running) is
     not what stops PM: it runs at about 27 % of it.
 

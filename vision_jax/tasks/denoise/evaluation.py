@@ -18,7 +18,7 @@ import numpy as np
 
 from vision_jax import noise as noise_lib
 from vision_jax.data import images as images_lib
-from vision_jax.data.augment import DIHEDRAL, dihedral_self_ensemble  # noqa: F401 (re-exported)
+from vision_jax.data.augment import dihedral_self_ensemble  # noqa: F401 (modes, bench_denoise use it here)
 from vision_jax.metrics import image as image_metrics
 
 def make_noisy(cleans: list[np.ndarray], noise_cfg, seed: int) -> list[np.ndarray]:
