@@ -8,8 +8,9 @@ One train step = forward, MSE (denoisers) or cross-entropy (classifiers), backwa
 torch_models.py, parameter counts printed side by side) with the same loss, clip and Adam.
 Columns (best seconds per step over --steps rounds, after two warm-up steps; in each round every
 variant runs one step in turn, so all share the same background load):
-  before   VISION_JAX_CONV=xla: lax.conv_general_dilated and XLA's autodiff (what nn.Conv ran)
-  after    VISION_JAX_CONV=auto: the models.conv routes on one CPU device (the default setup)
+  before   VISION_JAX_CONV=xla: lax.conv_general_dilated and nn.max_pool with XLA's autodiff (what
+           nn.Conv and nn.max_pool ran)
+  after    VISION_JAX_CONV=auto: the models.conv and models.pool routes on one CPU device (the default setup)
   aft xD   the same on D = --threads host devices (the benchmark sets
            XLA_FLAGS=--xla_force_host_platform_device_count=D before JAX starts; the batch is sharded
            over a ("data",) mesh as vision_jax.train does; the other JAX rows use the first device)
@@ -80,9 +81,10 @@ def optimizer():
   return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(1e-3, 1000)))
 
 
-def prepare_jax(name, mode, devices):
+def prepare_jax(name, mode, devices, hlo_path=None):
   """One jitted train step of model `name` with VISION_JAX_CONV=mode on the first `devices` host
-  devices (batch sharded over a ("data",) mesh); returns (run one step, parameter count)."""
+  devices (batch sharded over a ("data",) mesh); returns (run one step, parameter count).
+  hlo_path: also write the compiled step's HLO text there (benchmarks/profile_trainstep.py)."""
   import jax
   import jax.numpy as jnp
   import numpy as np
@@ -115,6 +117,9 @@ def prepare_jax(name, mode, devices):
     return {"params": optax.apply_updates(state["params"], updates), "stats": stats, "opt": opt}, loss
 
   step = jax.jit(step, donate_argnums=(0,))
+  if hlo_path:
+    with open(hlo_path, "w") as f:
+      f.write(step.lower(state, x, y).compile().as_text())
   box = {"state": state}
 
   def run():

@@ -30,7 +30,8 @@ Route, read at trace time (set it before a model is first jitted; it is not a ji
                          gradient and weight gradient takes the route `choose_routes` gives for
                          its shape (measured in benchmarks/bench_trainstep.py); on GPU/TPU, plain
                          ``lax.conv_general_dilated`` and XLA's own autodiff.
-  VISION_JAX_CONV=xla    ``lax.conv_general_dilated`` and its autodiff on every backend.
+  VISION_JAX_CONV=xla    ``lax.conv_general_dilated`` and its autodiff on every backend (and
+                         ``nn.max_pool`` in models/pool.py).
   VISION_JAX_CONV=matmul the tap route for every op of every 2-D conv (tests, measurements).
 The CPU rule depends on which library XLA:CPU gives convolutions (vision_jax.cpu_flags): with
 the Eigen convolution that ``import vision_jax`` selects, only thin and depthwise convs leave XLA.

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from vision_jax.models.classifiers.common import check_input, relu
 from vision_jax.models.conv import Conv
+from vision_jax.models.pool import max_pool
 
 
 def _bn(train: bool, name: str):
@@ -48,7 +49,7 @@ class DenseNet(nn.Module):
     check_input(x, self.in_channels, self.arch, min_hw=2 ** (len(self.block_sizes) + 1))
     x = Conv(self.init_features, (7, 7), (2, 2), padding=[(3, 3)] * 2, use_bias=False, name="conv0")(x)
     x = relu(_bn(train, "norm0")(x))
-    x = nn.max_pool(x, (3, 3), (2, 2), padding=[(1, 1)] * 2)
+    x = max_pool(x, (3, 3), (2, 2), padding=[(1, 1)] * 2)
     for b, layers in enumerate(self.block_sizes):
       for i in range(layers):
         x = DenseLayer(self.growth, self.bn_size, name=f"block{b + 1}_layer{i + 1}")(x, train)

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from vision_jax.models.classifiers.common import check_input, local_response_norm, relu, scaled
 from vision_jax.models.conv import Conv
+from vision_jax.models.pool import max_pool
 
 # (name, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj); "M" = max-pool 3x3/2.
 INCEPTION_V1 = (
@@ -65,7 +66,7 @@ class Inception(nn.Module):
     b2 = ConvAct(self.c3, 3, use_bn=bn, name="b2")(b2, train)
     b3 = ConvAct(self.c5r, 1, use_bn=bn, name="b3_reduce")(x, train)
     b3 = ConvAct(self.c5, 5, use_bn=bn, name="b3")(b3, train)
-    b4 = nn.max_pool(x, (3, 3), strides=(1, 1), padding="SAME")
+    b4 = max_pool(x, (3, 3), strides=(1, 1), padding="SAME")
     b4 = ConvAct(self.cp, 1, use_bn=bn, name="b4_proj")(b4, train)
     return jnp.concatenate([b1, b2, b3, b4], axis=-1)
 
@@ -85,7 +86,7 @@ class GoogLeNet(nn.Module):
   def __call__(self, x, train: bool = False):
     check_input(x, self.in_channels, self.arch)
     s = lambda c: scaled(c, self.width_multiplier)
-    pool = lambda y: nn.max_pool(y, (3, 3), strides=(2, 2), padding="SAME")
+    pool = lambda y: max_pool(y, (3, 3), strides=(2, 2), padding="SAME")
     x = ConvAct(s(64), 7, 2, self.use_bn, name="conv1")(x, train)
     x = pool(x)
     x = local_response_norm(x) if self.lrn else x

@@ -16,6 +16,7 @@ import numpy as np
 from vision_jax.models.classifiers.common import (activation, adaptive_avg_pool, check_choice,
                                                   check_input, local_response_norm, relu, scaled)
 from vision_jax.models.conv import Conv
+from vision_jax.models.pool import max_pool
 
 # LeCun et al. 1998, Table I: C3 feature map j is connected to these S2 maps.
 LENET_C3_TABLE = (
@@ -34,7 +35,7 @@ def lenet_c3_mask() -> np.ndarray:
 
 
 def _pool(kind: str, x, window: int, stride: int, padding="VALID"):
-  fn = nn.avg_pool if kind == "avg" else nn.max_pool
+  fn = nn.avg_pool if kind == "avg" else max_pool
   return fn(x, (window, window), strides=(stride, stride), padding=padding)
 
 

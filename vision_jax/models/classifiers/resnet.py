@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from vision_jax.models.classifiers.common import check_choice, check_input, relu
 from vision_jax.models.conv import Conv
+from vision_jax.models.pool import max_pool
 
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")  # torch kaiming_normal_
 
@@ -101,7 +102,7 @@ class ResNet(nn.Module):
       x = relu(_bn(train, "bn_stem")(_conv(self.num_filters, 3, 1, "conv_stem")(x)))
     else:
       x = relu(_bn(train, "bn_stem")(_conv(self.num_filters, 7, 2, "conv_stem")(x)))
-      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=[(1, 1), (1, 1)])
+      x = max_pool(x, (3, 3), strides=(2, 2), padding=[(1, 1), (1, 1)])
     block_cls = BLOCKS[self.block]
     for i, n_blocks in enumerate(self.stage_sizes):
       for j in range(n_blocks):

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from vision_jax.models.classifiers.common import check_input, relu, scaled
 from vision_jax.models.conv import Conv
+from vision_jax.models.pool import max_pool
 
 
 class SeparableConv(nn.Module):
@@ -54,7 +55,7 @@ class XceptionDownBlock(nn.Module):
     y = relu(x) if self.pre_relu else x
     y = relu(_bn(train, "bn1")(SeparableConv(self.c1, name="sepconv1")(y)))
     y = _bn(train, "bn2")(SeparableConv(self.c2, name="sepconv2")(y))
-    y = nn.max_pool(y, (3, 3), strides=(2, 2), padding="SAME")
+    y = max_pool(y, (3, 3), strides=(2, 2), padding="SAME")
     return y + shortcut
 
 

@@ -19,6 +19,8 @@ import jax
 import numpy as np
 from flax import linen as nn
 
+from vision_jax.models.pool import max_pool
+
 OUTPUTS = ("sigmoid", "none", "residual")
 
 
@@ -61,7 +63,7 @@ def resize_to(x: jax.Array, hw: tuple[int, int], method: str = "bilinear") -> ja
 
 def max_pool2(x: jax.Array) -> jax.Array:
   """2x2 max pooling with stride 2: (N, H, W, C) -> (N, H/2, W/2, C)."""
-  return nn.max_pool(x, (2, 2), strides=(2, 2))
+  return max_pool(x, (2, 2), strides=(2, 2))
 
 
 def apply_output(x: jax.Array, logits: jax.Array, output: str) -> jax.Array:

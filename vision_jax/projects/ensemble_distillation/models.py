@@ -18,6 +18,7 @@ import flax.linen as nn
 
 from vision_jax.models.classifiers.common import check_input, relu
 from vision_jax.models.conv import Conv
+from vision_jax.models.pool import max_pool
 
 STUDENT_L2 = 0.01
 L2_KERNEL = ("dense1", "kernel")  # the student's regularised kernel (params path)
@@ -37,7 +38,7 @@ class SGDRECNN(nn.Module):
     check_input(x, self.in_channels, self.arch, min_hw=2 ** (len(self.filters) + 1) + 2 * len(self.filters))
     for i, f in enumerate(self.filters):
       x = relu(Conv(f, (3, 3), padding="VALID", name=f"conv{i + 1}")(x))
-      x = nn.max_pool(x, (2, 2), (2, 2))
+      x = max_pool(x, (2, 2), (2, 2))
     x = self.perturb("feature_map", x)
     fmap = x
     flat = x.reshape(x.shape[0], -1)
@@ -63,7 +64,7 @@ class StudentCNN(nn.Module):
     for i, f in enumerate(self.filters):
       x = relu(Conv(f, (3, 3), padding="VALID", kernel_init=nn.initializers.glorot_uniform(), name=f"conv{i + 1}")(x))
       x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-3, name=f"bn{i + 1}")(x)
-      x = nn.max_pool(x, (2, 2), (2, 2))
+      x = max_pool(x, (2, 2), (2, 2))
     x = self.perturb("feature_map", x)
     fmap = x
     flat = x.reshape(x.shape[0], -1)

@@ -18,6 +18,7 @@ import numpy as np
 
 from vision_jax.models.classifiers.common import relu, scaled
 from vision_jax.models.conv import Conv
+from vision_jax.models.pool import max_pool
 
 VGG19_STAGES = (2, 2, 4, 4, 4)
 VGG_WIDTHS = (64, 128, 256, 512, 512)
@@ -64,7 +65,7 @@ class VGG1D(nn.Module):
         if self.batch_norm:
           x = nn.BatchNorm(use_running_average=not train, momentum=0.9, name=f"block{s + 1}_bn{i + 1}")(x)
         x = relu(x)
-      x = nn.max_pool(x, (1, self.pool_size), strides=(1, self.pool_stride), padding="VALID")
+      x = max_pool(x, (1, self.pool_size), strides=(1, self.pool_stride), padding="VALID")
     x = self.perturb("feature_map", x)
     fmap = x
     pooled = x.reshape(x.shape[0], -1)

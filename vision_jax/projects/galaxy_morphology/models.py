@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from vision_jax.models.classifiers.common import check_input, relu
 from vision_jax.models.conv import Conv
+from vision_jax.models.pool import max_pool
 
 glorot = nn.initializers.glorot_uniform()
 
@@ -56,7 +57,7 @@ class SlidesCNN(nn.Module):
       if i == len(self.filters) - 1:
         x = self.perturb("feature_map", x)
         fmap = x
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      x = max_pool(x, (2, 2), strides=(2, 2))
       if self.block_dropout:
         x = nn.Dropout(self.block_dropout, deterministic=not train)(x)
     x = x.reshape(x.shape[0], -1)

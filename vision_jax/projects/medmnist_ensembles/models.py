@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from vision_jax.models import get_classifier
 from vision_jax.models.classifiers.common import check_input, relu
 from vision_jax.models.conv import Conv
+from vision_jax.models.pool import max_pool
 
 DASILVA_BLOCKS = ((32, 32, 64), (64, 128, 128), (256, 256, 512))
 DINIZ_BLOCKS = ((32, 32), (64, 64), (128, 128), (256, 256))
@@ -76,7 +77,7 @@ class AdjeiCNN5(nn.Module):
     x = as_rgb(x, self.input_channels)
     for i, f in enumerate(self.filters):
       x = relu(_bn(train, f"bn{i + 1}", self.bn_momentum)(_conv(f, f"conv{i + 1}")(x)))
-    x = nn.max_pool(x, (2, 2), (2, 2))
+    x = max_pool(x, (2, 2), (2, 2))
     return _head(self, x, (64, 64), self.num_classes)
 
 
@@ -95,7 +96,7 @@ class DinizCNN(nn.Module):
     for b, filters in enumerate(DINIZ_BLOCKS[:self.blocks]):
       for i, f in enumerate(filters):
         x = relu(_conv(f, f"block{b + 1}_conv{i + 1}")(x))
-      x = nn.max_pool(x, (2, 2), (2, 2), padding="SAME")
+      x = max_pool(x, (2, 2), (2, 2), padding="SAME")
     return _head(self, x, (256,), self.num_classes)
 
 
@@ -121,7 +122,7 @@ class DaSilvaCNN(nn.Module):
         if self.batch_norm:
           x = _bn(train, f"block{b + 1}_bn{i + 1}", self.bn_momentum)(x)
         x = relu(x)
-      x = nn.max_pool(x, (2, 2), (2, 2), padding="SAME")
+      x = max_pool(x, (2, 2), (2, 2), padding="SAME")
     return _head(self, x, (self.dense,), self.num_classes)
 
 
