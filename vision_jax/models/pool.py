@@ -79,4 +79,7 @@ def max_pool(x, window_shape: Sequence[int], strides: Sequence[int] | None = Non
   if (x.ndim != 4 or len(window) != 2 or len(strides) != 2 or conv_mode() == "xla"
       or jax.default_backend() != "cpu"):
     return nn.max_pool(x, window, strides=strides, padding=padding)
-  return taps_max_pool(x, window, strides, _pairs(padding, x.shape[1:3], window, strides))
+  pads = _pairs(padding, x.shape[1:3], window, strides)
+  if any(n + lo + hi < k for n, (lo, hi), k in zip(x.shape[1:3], pads, window)):
+    return nn.max_pool(x, window, strides=strides, padding=padding)  # an empty output: flax's shape
+  return taps_max_pool(x, window, strides, pads)
