@@ -99,6 +99,8 @@ def test_route_follows_the_switch_and_the_rank(monkeypatch):
   x1 = jnp.asarray(np.random.default_rng(0).standard_normal((2, 1, 12, 3)))
   np.testing.assert_array_equal(max_pool(x1, (1, 3), (1, 2)), nn.max_pool(x1, (1, 3), strides=(1, 2)))
   assert "reduce_window_max" in prims(lambda x: max_pool(x, (2,), (2,)), jnp.zeros((1, 8, 2)))
+  ints = jnp.arange(32, dtype=jnp.int32).reshape(1, 4, 4, 2)  # integers: flax's route (no -inf)
+  np.testing.assert_array_equal(max_pool(ints, (2, 2), (2, 2), "SAME"), nn.max_pool(ints, (2, 2), (2, 2), "SAME"))
   # a window larger than the (padded) input: flax's empty output (AlexNet on tiny inputs)
   small = jnp.ones((1, 2, 2, 3))
   assert max_pool(small, (3, 3), (2, 2)).shape == nn.max_pool(small, (3, 3), strides=(2, 2)).shape == (1, 0, 0, 3)

@@ -15,7 +15,7 @@ grad-of-grad and jax.jvp all work.
 
 Route: the taps on ``jax.default_backend() == "cpu"`` unless ``VISION_JAX_CONV=xla`` (the switch of
 models/conv.py, read at trace time); ``nn.max_pool`` on GPU/TPU, for other ranks than a 2-D window
-on NHWC input, and in mode "xla".
+on NHWC input, for integer inputs (no -inf to pad with), and in mode "xla".
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def max_pool(x, window_shape: Sequence[int], strides: Sequence[int] | None = Non
   """Same arguments and result as ``flax.linen.max_pool``; a 2-D window on (N, H, W, C) takes the tap route on CPU."""
   window = tuple(int(k) for k in window_shape)
   strides = (1,) * len(window) if strides is None else tuple(int(s) for s in strides)
-  if (x.ndim != 4 or len(window) != 2 or len(strides) != 2 or conv_mode() == "xla"
-      or jax.default_backend() != "cpu"):
+  if (x.ndim != 4 or len(window) != 2 or len(strides) != 2 or not jnp.issubdtype(x.dtype, jnp.floating)
+      or conv_mode() == "xla" or jax.default_backend() != "cpu"):
     return nn.max_pool(x, window, strides=strides, padding=padding)
   pads = _pairs(padding, x.shape[1:3], window, strides)
   if any(n + lo + hi < k for n, (lo, hi), k in zip(x.shape[1:3], pads, window)):
