@@ -50,8 +50,7 @@ def main(argv=None):
   if args.model not in bench_trainstep.MODELS:
     raise SystemExit(f"--model {args.model!r} is unknown; expected one of {', '.join(bench_trainstep.MODELS)}")
   import jax
-  run, _ = bench_trainstep.prepare_jax(args.model, "auto", 1, hlo_path=args.hlo)
-  run()
+  run, _ = bench_trainstep.prepare_jax(args.model, "auto", 1, hlo_path=args.hlo)  # compiled, warmed up
   with tempfile.TemporaryDirectory() as d:
     with jax.profiler.trace(d, create_perfetto_trace=True):
       for _ in range(args.steps):

@@ -199,6 +199,8 @@ def test_bad_arguments_are_refused_before_tracing():
     conv2d(x, jnp.ones((3, 3, 4, 4)), routes=("taps", "xla"))
   with pytest.raises(ValueError, match="expected NHWC"):
     conv2d(x[0], jnp.ones((3, 3, 4, 4)))
+  with pytest.raises(ValueError, match="conv padding 'FULL' is invalid; expected 'SAME', 'VALID'"):
+    conv2d(x, jnp.ones((3, 3, 4, 4)), padding="FULL")  # was lax's RuntimeError
 
 
 def test_depthwise_blocks_are_unchanged_by_the_route(monkeypatch):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from flax import linen as nn
 
-from vision_jax.models import pool as pool_lib
+from vision_jax.models.conv import explicit_padding
 from vision_jax.models.pool import max_pool
 
 # (x shape, window, strides, padding): the pools of the models (Xception / GoogLeNet 3x3/2 SAME,
@@ -61,7 +61,7 @@ def test_values_and_gradients_equal_flax_max_pool(case):
       g = jnp.cos(jnp.arange(y.size, dtype=x.dtype)).reshape(y.shape)  # distinct cotangents
       grad = lambda f: jax.jit(jax.vjp(f, x)[1])(g)[0]
       if ties:
-        pads = pool_lib._pairs(padding, shape[1:3], window, strides)
+        pads = explicit_padding(padding, shape[1:3], window, strides, (1, 1))
         np.testing.assert_array_equal(grad(ours), _first_max_gradient(np.asarray(x), np.asarray(g), window,
                                                                       strides, pads))
       else:
@@ -109,6 +109,6 @@ def test_route_follows_the_switch_and_the_rank(monkeypatch):
 def test_bad_padding_is_one_line():
   with pytest.raises(ValueError, match="padding 'FULL' is invalid"):
     max_pool(jnp.zeros((1, 4, 4, 1)), (2, 2), (2, 2), "FULL")
-  with pytest.raises(ValueError, match="expected 2 .low, high. pairs"):
+  with pytest.raises(ValueError, match="max_pool padding .* or 2 .low, high. pairs"):
     max_pool(jnp.zeros((1, 4, 4, 1)), (2, 2), (2, 2), [(1, 1)])
-  assert pool_lib._pairs("same", (5, 5), (3, 3), (2, 2)) == ((1, 1), (1, 1))
+  assert explicit_padding("same", (5, 5), (3, 3), (2, 2), (1, 1)) == ((1, 1), (1, 1))

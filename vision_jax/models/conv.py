@@ -129,20 +129,22 @@ def choose_routes(x_shape, w_shape, strides, dilation, groups, mode: str | None 
   return ("xla", "xla", "xla")
 
 
-def explicit_padding(padding, in_hw, kernel_hw, strides, dilation):
-  """Explicit ((top, bottom), (left, right)) pads for lax-style padding of a 2-D conv.
+def explicit_padding(padding, in_hw, kernel_hw, strides, dilation, what: str = "conv"):
+  """Explicit ((top, bottom), (left, right)) pads for lax-style padding of a 2-D conv (or pool: what).
 
-  padding: "SAME", "VALID" or a pair of (low, high) int pairs; kernel_hw undilated.
+  padding: "SAME", "VALID" (any case) or a pair of (low, high) int pairs; kernel_hw undilated.
   """
+  bad = f"{what} padding {padding!r} is invalid; expected 'SAME', 'VALID' or 2 (low, high) pairs"
   if isinstance(padding, str):
+    if padding.upper() not in ("SAME", "VALID"):
+      raise ValueError(bad)
     window = [(k - 1) * d + 1 for k, d in zip(kernel_hw, dilation)]
-    pads = lax.padtype_to_pads(tuple(in_hw), window, tuple(strides), padding)
+    pads = lax.padtype_to_pads(tuple(in_hw), window, tuple(strides), padding.upper())
   else:
     pads = padding
   pads = tuple((int(lo), int(hi)) for lo, hi in pads)
   if len(pads) != 2:
-    raise ValueError(f"conv padding {padding!r} is invalid; expected 'SAME', 'VALID' or "
-                     "2 (low, high) pairs")
+    raise ValueError(bad)
   return pads
 
 

@@ -28,19 +28,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 from jax import lax
 
-from vision_jax.models.conv import conv_mode
-
-
-def _pairs(padding, in_hw, window, strides) -> tuple[tuple[int, int], tuple[int, int]]:
-  """Explicit ((top, bottom), (left, right)) pads of a 2-D pool (flax's padding argument)."""
-  if isinstance(padding, str):
-    if padding.upper() not in ("SAME", "VALID"):
-      raise ValueError(f"max_pool padding {padding!r} is invalid; expected 'SAME', 'VALID' or (low, high) pairs")
-    return tuple(lax.padtype_to_pads(tuple(in_hw), tuple(window), tuple(strides), padding.upper()))
-  pads = tuple((int(lo), int(hi)) for lo, hi in padding)
-  if len(pads) != 2:
-    raise ValueError(f"max_pool padding {padding!r} is invalid; expected 2 (low, high) pairs for a 2-D window")
-  return pads
+from vision_jax.models.conv import conv_mode, explicit_padding
 
 
 def _taps(x, window, strides, pads):
@@ -62,10 +50,11 @@ def taps_max_pool(x, window: tuple[int, int], strides: tuple[int, int], pads):
 @taps_max_pool.defjvp
 def _taps_max_pool_jvp(window, strides, pads, primals, tangents):
   (x,), (tx,) = primals, tangents
-  y = taps_max_pool(x, window, strides, pads)
+  values = _taps(x, window, strides, pads)
+  y = functools.reduce(jnp.maximum, values)  # the primal from the same slices
   taken = jnp.zeros(y.shape, bool)
   ty = jnp.zeros(y.shape, tx.dtype)
-  for value, tangent in zip(_taps(x, window, strides, pads), _taps(tx, window, strides, pads)):
+  for value, tangent in zip(values, _taps(tx, window, strides, pads)):
     first = (value == y) & ~taken  # the first tap at the maximum, as reduce_window's derivative
     ty = jnp.where(first, tangent, ty)
     taken = taken | first
@@ -79,7 +68,7 @@ def max_pool(x, window_shape: Sequence[int], strides: Sequence[int] | None = Non
   if (x.ndim != 4 or len(window) != 2 or len(strides) != 2 or not jnp.issubdtype(x.dtype, jnp.floating)
       or conv_mode() == "xla" or jax.default_backend() != "cpu"):
     return nn.max_pool(x, window, strides=strides, padding=padding)
-  pads = _pairs(padding, x.shape[1:3], window, strides)
+  pads = explicit_padding(padding, x.shape[1:3], window, strides, (1, 1), what="max_pool")
   if any(n + lo + hi < k for n, (lo, hi), k in zip(x.shape[1:3], pads, window)):
     return nn.max_pool(x, window, strides=strides, padding=padding)  # an empty output: flax's shape
   return taps_max_pool(x, window, strides, pads)
