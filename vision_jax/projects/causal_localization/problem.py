@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vision_jax.data import classification as data_lib
+from vision_jax.data import batching, classification as data_lib
 from vision_jax.data import localization  # noqa: F401  (registers localization: and voc: sources)
 from vision_jax.losses import boxes as box_losses
 from vision_jax.losses.classification import softmax_cross_entropy
@@ -115,17 +115,11 @@ def make_loss_fn(model, config):
 
 def make_batch_fn(train: data_lib.ClassificationData, config):
   """batch_fn(step): epoch e = step // (N // B) visits the images in np.random.default_rng([seed, e]).permutation(N)."""
-  n, bs, seed = len(train), int(config.data.batch_size), int(config.seed)
-  per_epoch = n // bs
+  indices = batching.epoch_batches(len(train), int(config.data.batch_size), int(config.seed))
   boxes = normalized_boxes(train)
 
-  @functools.lru_cache(maxsize=2)
-  def order(epoch):
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
   def batch_fn(step):
-    epoch, i = divmod(int(step), per_epoch)
-    idx = order(epoch)[i * bs:(i + 1) * bs]
+    _, _, idx = indices(step)
     return {"image": train.images[idx], "label": train.labels[idx], "box": boxes[idx]}
 
   return batch_fn
@@ -139,17 +133,8 @@ def _forward(model, params, batch_stats, x):
 
 def predict(model, state: dict, images: np.ndarray, batch_size: int = 256) -> dict:
   """{"logits" (N, K), "box" (N, 4) cxcywh fractions, "features" (N, D) pooled} in eval mode."""
-  n = images.shape[0]
-  bs = max(1, min(int(batch_size), n))
-  outs = []
-  for start in range(0, n, bs):
-    chunk = images[start:start + bs]
-    pad = bs - chunk.shape[0]
-    if pad:
-      chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-    res = _forward(model, state["params"], state.get("batch_stats", {}), jnp.asarray(chunk))
-    outs.append([np.asarray(r)[:bs - pad] for r in res])
-  logits, box, feats = (np.concatenate(parts) for parts in zip(*outs))
+  fn = lambda chunk: _forward(model, state["params"], state.get("batch_stats", {}), jnp.asarray(chunk))
+  logits, box, feats = batching.predict_in_batches(fn, images, batch_size)
   return {"logits": logits.astype(np.float32), "box": box.astype(np.float64), "features": feats.astype(np.float64)}
 
 

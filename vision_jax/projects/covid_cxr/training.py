@@ -22,13 +22,12 @@ restore, check_images_match).
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vision_jax.data import classification as data_lib
+from vision_jax.data import batching, classification as data_lib
 from vision_jax.data import preprocess as pp
 from vision_jax.losses import classification as losses
 from vision_jax.models import get_classifier
@@ -164,18 +163,13 @@ def epoch_length(labels, oversample: bool) -> int:
 def make_batch_fn(train: data_lib.ClassificationData, config):
   """batch_fn(step) -> {"image": (B, H, W, C) in [-1, 1], "label": (B,)}; see the module docstring."""
   d = config.data
-  bs, seed = int(d.batch_size), int(config.seed)
-  oversample = bool(d.oversample)
-  per_epoch = max(epoch_length(train.labels, oversample) // bs, 1)
-
-  @functools.lru_cache(maxsize=2)
-  def order(epoch):
-    rng = np.random.default_rng([seed, epoch])
-    return oversample_indices(train.labels, rng) if oversample else rng.permutation(len(train))
+  seed, oversample = int(config.seed), bool(d.oversample)
+  order = (lambda rng: oversample_indices(train.labels, rng)) if oversample else None
+  indices = batching.epoch_batches(len(train), int(d.batch_size), seed, order,
+                                   epoch_length(train.labels, oversample))
 
   def batch_fn(step):
-    epoch, i = divmod(int(step), per_epoch)
-    idx = order(epoch)[i * bs:(i + 1) * bs]
+    epoch, i, idx = indices(step)
     images = train.images[idx]
     if bool(d.augment):
       images = pp.flip_rotate(images, np.random.default_rng([seed, epoch, i]), max_degrees=float(d.rotate_degrees),

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vision_jax import explain as ex
+from vision_jax.data import batching
 from vision_jax.explain import checks
 from vision_jax.projects.covid_cxr.training import model_input
 from vision_jax.train import state as state_lib
@@ -67,18 +68,12 @@ def grad_cam_maps(model, state, images, targets, batch_size: int = 32, layer: st
   signed = SignedLogit(model)
   fn = (lambda v, x, t: ex.grad_cam(signed, v, x, t)) if not layer else \
       (lambda v, x, t: layer_grad_cam(model, v, x, t, layer))
-  n = len(images)
-  bs = max(1, min(int(batch_size), n))
-  out = []
-  for start in range(0, n, bs):  # the last batch is zero-padded so one compiled program serves every batch
-    x = model_input(images[start:start + bs])
-    t = np.asarray(targets[start:start + bs], np.int32)
-    pad = bs - x.shape[0]
-    if pad:
-      x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), np.float32)])
-      t = np.concatenate([t, np.zeros(pad, np.int32)])
-    out.append(np.asarray(fn(variables, x, t))[:bs - pad])
-  return np.concatenate(out).astype(np.float64) if out else np.zeros((0, *np.shape(images)[1:3]))
+  if len(images) == 0:
+    return np.zeros((0, *np.shape(images)[1:3]))
+  # the last batch is zero-padded so one compiled program serves every batch
+  maps = batching.predict_in_batches(lambda x, t: fn(variables, x, t),
+                                     (model_input(images), np.asarray(targets, np.int32)), batch_size)
+  return maps.astype(np.float64)
 
 
 def _layer_score(model, variables, x, signs, layer, delta):

@@ -24,7 +24,7 @@ import ml_collections
 import numpy as np
 
 from vision_jax import report as report_lib
-from vision_jax.data import classification as data_lib
+from vision_jax.data import batching, classification as data_lib
 from vision_jax.losses import classification as cls_losses, distillation as kd_loss
 from vision_jax.metrics import cost
 from vision_jax.tasks.classify import common as classify
@@ -64,30 +64,16 @@ def _forward(model):
 def logits_of(model, variables, images: np.ndarray, batch_size: int) -> np.ndarray:
   """Eval-mode logits (N, C) in batches (the last one zero-padded, so one program serves all)."""
   fwd = _forward(model)
-  bs = max(1, min(int(batch_size), len(images)))
-  out = []
-  for start in range(0, len(images), bs):
-    chunk = images[start:start + bs]
-    pad = bs - len(chunk)
-    if pad:
-      chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-    out.append(np.asarray(fwd(variables, jnp.asarray(chunk)))[:bs - pad])
-  return np.concatenate(out).astype(np.float32)
+  return batching.predict_in_batches(lambda chunk: fwd(variables, jnp.asarray(chunk)), images, batch_size).astype(np.float32)
 
 
 def batch_fn_with_index(train: data_lib.ClassificationData, batch_size: int, seed: int):
   """batch_fn(step) -> {"image", "label", "index"} with the classify task's epoch order
   (np.random.default_rng([seed, epoch]).permutation(N)); "index" addresses per-example soft targets."""
-  n, bs = len(train), int(batch_size)
-  per_epoch = n // bs
-
-  @functools.lru_cache(maxsize=2)
-  def order(epoch):
-    return np.random.default_rng([seed, epoch]).permutation(n)
+  indices = batching.epoch_batches(len(train), int(batch_size), seed)
 
   def batch_fn(step):
-    epoch, i = divmod(int(step), per_epoch)
-    idx = order(epoch)[i * bs:(i + 1) * bs]
+    _, _, idx = indices(step)
     return {"image": train.images[idx], "label": train.labels[idx], "index": idx.astype(np.int32)}
 
   return batch_fn

@@ -22,7 +22,7 @@ import ml_collections
 import numpy as np
 
 from vision_jax.config_utils import split_names
-from vision_jax.data import lightcurve_sim as sim, lightcurves as lc
+from vision_jax.data import batching, lightcurve_sim as sim, lightcurves as lc
 from vision_jax.metrics import classification as cm
 from vision_jax.projects.exoplanet_vetting import embedding, protocols as protocols_lib, report
 from vision_jax.projects.exoplanet_vetting.flow_matching import ForestFlowClassifier
@@ -101,16 +101,10 @@ def load_views(config, workdir: str, progress: bool) -> dict:
 def make_batch_fn(views: np.ndarray, labels: np.ndarray, batch_size: int, seed: int):
   """batch_fn(step) -> {"image": (B, 201, 1), "label": (B,)}: epoch e = step // (N // B) visits the
   views in np.random.default_rng([seed, e]).permutation(N) order (a pure function of the step)."""
-  n, bs = len(labels), int(batch_size)
-  per_epoch = max(n // bs, 1)
-
-  @functools.lru_cache(maxsize=2)
-  def order(epoch):
-    return np.random.default_rng([seed, epoch]).permutation(n)
+  indices = batching.epoch_batches(len(labels), int(batch_size), seed)
 
   def batch_fn(step):
-    epoch, i = divmod(int(step), per_epoch)
-    idx = order(epoch)[i * bs:(i + 1) * bs]
+    _, _, idx = indices(step)
     return {"image": views[idx, :, None].astype(np.float32), "label": labels[idx]}
 
   return batch_fn
@@ -136,17 +130,8 @@ def _forward(model, params, batch_stats, x):
 
 def forward(model, state, views: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
   """(logits (N, 3), flattened features (N, D)) of views (N, 201), in eval mode, in fixed-size batches."""
-  outs, feats = [], []
-  bs = max(1, min(batch_size, len(views)))
-  for start in range(0, len(views), bs):
-    chunk = views[start:start + bs, :, None].astype(np.float32)
-    pad = bs - len(chunk)
-    if pad:
-      chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
-    lo, f = _forward(model, state["params"], state.get("batch_stats", {}), chunk)
-    outs.append(np.asarray(lo)[:bs - pad])
-    feats.append(np.asarray(f)[:bs - pad])
-  return np.concatenate(outs), np.concatenate(feats)
+  fn = lambda chunk: _forward(model, state["params"], state.get("batch_stats", {}), chunk)
+  return batching.predict_in_batches(fn, np.asarray(views, np.float32)[:, :, None], batch_size)
 
 
 def train_cnn(config, workdir: str, key: str, views: np.ndarray, labels: np.ndarray):

@@ -30,6 +30,7 @@ import ml_collections
 import numpy as np
 from scipy import ndimage
 
+from vision_jax.data import batching
 from vision_jax.metrics.evaluation import softmax
 from vision_jax.tasks.classify import common as classify
 from vision_jax.train import loop, workdir as workdir_lib
@@ -81,16 +82,11 @@ def make_augmented_batch_fn(train, config):
   np.random.default_rng([seed, e]).permutation(N) order; the i-th batch of epoch e is augmented with
   np.random.default_rng([seed, e, i]) (a pure function of the step, so resumed runs match)."""
   d = config.data
-  n, bs, seed = len(train), int(d.batch_size), int(config.seed)
-  per_epoch = max(n // bs, 1)
-
-  @functools.lru_cache(maxsize=2)
-  def order(epoch):
-    return np.random.default_rng([seed, epoch]).permutation(n)
+  seed = int(config.seed)
+  indices = batching.epoch_batches(len(train), int(d.batch_size), seed)
 
   def batch_fn(step):
-    epoch, i = divmod(int(step), per_epoch)
-    idx = order(epoch)[i * bs:(i + 1) * bs]
+    epoch, i, idx = indices(step)
     images = train.images[idx]
     if bool(d.augment):
       images = augment(images, np.random.default_rng([seed, epoch, i]), float(d.rotate_degrees), float(d.jitter))

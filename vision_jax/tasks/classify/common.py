@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vision_jax.data import classification as data_lib
+from vision_jax.data import batching, classification as data_lib
 from vision_jax.losses import classification as losses
 from vision_jax.models import get_classifier
 from vision_jax.train import loop, state as state_lib
@@ -179,17 +179,11 @@ def make_batch_fn(train: data_lib.ClassificationData, config):
   visits the examples in the order np.random.default_rng([seed, e]).permutation(N); augmentation
   (shifts/flips) draws from np.random.default_rng([seed, e, i]) for the i-th batch of the epoch."""
   d = config.data
-  n, bs = len(train), int(d.batch_size)
-  per_epoch = n // bs
   seed = int(config.seed)
-
-  @functools.lru_cache(maxsize=2)
-  def order(epoch):
-    return np.random.default_rng([seed, epoch]).permutation(n)
+  indices = batching.epoch_batches(len(train), int(d.batch_size), seed)
 
   def batch_fn(step):
-    epoch, i = divmod(int(step), per_epoch)
-    idx = order(epoch)[i * bs:(i + 1) * bs]
+    epoch, i, idx = indices(step)
     images = train.images[idx]
     if bool(d.augment):
       images = data_lib.simple_augment(images, np.random.default_rng([seed, epoch, i]), max_shift=int(d.max_shift),
@@ -229,16 +223,8 @@ def _logits(model, params, batch_stats, x):
 def predict_logits(model, state: dict, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
   """(N, K) float32 logits of the trained model (eval mode: BatchNorm running statistics).
   The last batch is zero-padded to `batch_size` so one program serves every batch."""
-  n = images.shape[0]
-  bs = max(1, min(int(batch_size), n))
-  out = []
-  for start in range(0, n, bs):
-    chunk = images[start:start + bs]
-    pad = bs - chunk.shape[0]
-    if pad:
-      chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-    out.append(np.asarray(_logits(model, state["params"], state.get("batch_stats", {}), jnp.asarray(chunk)))[:bs - pad])
-  return np.concatenate(out).astype(np.float32)
+  fn = lambda chunk: _logits(model, state["params"], state.get("batch_stats", {}), jnp.asarray(chunk))
+  return batching.predict_in_batches(fn, images, batch_size).astype(np.float32)
 
 
 def restore(config, workdir: str, s: Setup):
