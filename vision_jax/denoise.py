@@ -12,8 +12,9 @@ filters, influence functions interpolated over 12 levels 0..55) in vision_jax/we
 trained on Train400 (never on a test image) by `make weights TRAIN=<Train400 folder>`; the file records
 its training run and the figures it reached (vision_jax/weights/README.md). sigma=None estimates each
 channel's level with the wavelet MAD estimator (vision_jax.noise_estimation: median |HH1| / 0.6745).
-A per-sigma TNRD-7x7x48 exported by `make weights-per-sigma` (model=<path to its .npz>) is trained at one
-level: sigma must be that level or None. self_ensemble=True (the mean over the 8 flips and rotations,
+model="tnrd7-s25" / "tnrd7-s50" are one TNRD-7x7x48 each, trained at that AWGN level only (9000 joint
+steps; `make weights-per-sigma` remakes them, or other levels as model=<path to the .npz>): sigma must be
+that level or None. self_ensemble=True (the mean over the 8 flips and rotations,
 8x the time) adds a few hundredths of a dB to any model.
 Channels of an (H, W, C) image are denoised independently (grayscale model). Integer images (uint8,
 uint16) are scaled to [0, 1] and the result is returned as float32 in [0, 1] (clipped).
@@ -31,7 +32,8 @@ import types
 import numpy as np
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
-MODELS = {"default": "tnrd_blind.npz", "tnrd_blind": "tnrd_blind.npz"}
+MODELS = {"default": "tnrd_blind.npz", "tnrd_blind": "tnrd_blind.npz",
+          "tnrd7-s25": "tnrd7_s25.npz", "tnrd7-s50": "tnrd7_s50.npz"}  # one-level models: their sigma only
 MIN_SIZE = 8
 VALUE_RANGE = (-1.0, 2.0)  # noisy images leave [0, 1] by a few sigma; beyond this they are not [0, 1] images
 
