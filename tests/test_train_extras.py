@@ -85,3 +85,25 @@ def test_min_mode_and_bad_selection_settings(tmp_path):
              str(tmp_path / "b"))
   with pytest.raises(ValueError, match="needs train.eval_every >= 1"):
     loop.fit(teacher_problem(scripted_eval([0.1])), config(steps=4, select_metric="val_score"), str(tmp_path / "c"))
+
+
+def batch_problem():
+  """loss = |w - mean of the batch|^2: the step reads its (mesh-sharded) batch, as real losses do."""
+  loss_fn = lambda params, batch_stats, batch, rng: (jnp.sum((params["w"] - batch["x"].mean(0)) ** 2), ({}, batch_stats))
+  return loop.TrainProblem(Vector(), np.zeros((1, 1), np.float32), loss_fn,
+                           lambda step: {"x": np.full((2, 4), float(step), np.float32)})
+
+
+def test_seconds_per_step_times_no_compilation():
+  """The timed steps come after both warm-up calls: the second one recompiles (committed output shardings)."""
+  import time
+  from jax import monitoring
+  compiles = []
+  listener = lambda event, duration, **kw: compiles.append(event) if event.endswith("backend_compile_duration") else None
+  monitoring.register_event_duration_secs_listener(listener)
+  try:
+    assert loop.seconds_per_step(batch_problem(), config(), n=3, clock=lambda: float(len(compiles))) == 0.0
+  finally:
+    monitoring.unregister_event_duration_listener(listener)
+  assert len(compiles) >= 2  # the listener saw the warm-up compiles, so a compile inside the timing would count
+  assert loop.seconds_per_step(batch_problem(), config(), n=2, clock=time.process_time) > 0.0
