@@ -11,6 +11,7 @@ the per-sigma TNRDs as the .npz files vision_jax.denoise ships, model="tnrd7-s<s
               rows with the true level and with the wavelet MAD estimate
   dncnn       DnCNN-17 per sigma with the CPU budget of the per-sigma TNRD (steps = its CPU seconds / DnCNN's
               CPU seconds per step, measured once and kept in <workdir>/dncnn_steps.json; --dncnn_steps S:N,...)
+              `--step_rates` prints both models' CPU s per step and their ratio, to check a budget
   shipped     `vision_jax.denoise` with the packaged weights, sigma estimated (what a user gets)
 References on the same unclipped noisy inputs: the noisy input, scikit-image TV / NL-means / wavelet and BM3D
 (settings tuned on --val, BM3D at its default profile), and the best of --priors (each PDE prior tuned on
@@ -61,6 +62,9 @@ def parse(argv):
   p.add_argument("--dncnn_steps", default="",
                  help="S:N,... fixed DnCNN step counts per sigma (a sigma not listed gets no DnCNN)")
   p.add_argument("--train_only", action="store_true", help="train the missing models and stop")
+  p.add_argument("--step_rates", action="store_true",
+                 help="print each requested model's CPU seconds per training step (one core: run it under "
+                      "taskset -c 0) and the DnCNN / TNRD step ratio per sigma, then stop; trains nothing")
   p.add_argument("--export_to", default="",
                  help="export each per-sigma TNRD (--mode=export) to <folder>/tnrd7_s<sigma>.npz, the files "
                       "vision_jax.denoise ships (model='tnrd7-s<sigma>')")
@@ -73,8 +77,8 @@ def parse(argv):
                  help="config override key=value for every model, or kind:key=value for one kind (repeatable)")
   p.add_argument("--progress", action="store_true", help="progress bars while training")
   a = p.parse_args(argv)
-  if not a.test_dir and not a.train_only:
-    p.error("--test_dir is required (the first held-out set, e.g. Set12) unless --train_only")
+  if not a.test_dir and not (a.train_only or a.step_rates):
+    p.error("--test_dir is required (the first held-out set, e.g. Set12) unless --train_only or --step_rates")
   return a
 
 
@@ -109,6 +113,21 @@ def dncnn_steps(a, sigma: float, tnrd_info: dict | None) -> int:
     json.dump(record, f, indent=1)
   print(f"DnCNN at sigma {sigma:g}: {per_step:.2f} CPU s/step -> {steps} steps for the TNRD's {budget:.0f} CPU s")
   return steps
+
+
+def step_rates(a, sigmas, kinds, rate=None) -> list[str]:
+  """One line per trainable model and sigma: its CPU s per train step (suite.cpu_seconds_per_step, compiles
+  excluded), and per sigma with both tnrd7 and dncnn, how many TNRD-7 joint steps one DnCNN step costs."""
+  rate = rate or suite.cpu_seconds_per_step
+  lines = []
+  for s in sigmas:
+    per = {k: rate(suite.model_config(k, s, a, 10)) for k in ("tnrd7", "dncnn") if k in kinds}
+    lines += [f"{k} sigma {s:g}: {v:.3f} CPU s/step" for k, v in per.items()]
+    if len(per) == 2:
+      lines.append(f"sigma {s:g}: 1 DnCNN-17 step = {per['dncnn'] / per['tnrd7']:.2f} TNRD-7 joint steps")
+  if "tnrd_blind" in kinds:
+    lines.append(f"tnrd_blind: {rate(suite.model_config('tnrd_blind', 25.0, a)):.3f} CPU s/step")
+  return lines
 
 
 def train_all(a, sigmas, kinds) -> dict:
@@ -290,6 +309,9 @@ def main(argv=None):
     if k not in suite.KINDS + ("shipped",):
       raise SystemExit(f"error: unknown model {k!r}; valid: {', '.join(suite.KINDS + ('shipped',))}")
   parse_dncnn_steps(a.dncnn_steps)  # a bad item fails now, not after the first model has trained
+  if a.step_rates:
+    print("\n".join(step_rates(a, sigmas, kinds)))
+    return True
   os.makedirs(a.workdir, exist_ok=True)  # results.md lands here even when every model lives elsewhere
   models = train_all(a, sigmas, kinds)
   if a.export_to:

@@ -386,7 +386,7 @@ def main():
   if args.grid:
     bench_grid(args, jax, jnp, pde)
   load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-  print(f"\nload average {load:.2f} at the end (other jobs share these cores)")
+  print(f"\nload average {load:.2f} at the end (this run's own threads included)")
 
 
 if __name__ == "__main__":
