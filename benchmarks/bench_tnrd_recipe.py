@@ -31,6 +31,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # configs/ is a package at the repository root
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bench_denoise_suite as suite  # noqa: E402
+from vision_jax.data.images import IMAGE_EXTENSIONS  # noqa: E402
 
 VARIANTS = {
     "recipe": {},
@@ -39,7 +43,6 @@ VARIANTS = {
     "lr2e-3": {"optim.lr": 2e-3},
     "constant_lr": {"optim.schedule": "constant", "optim.warmup_steps": 0},
 }
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 def split_folder(train_dir: str, out_dir: str, val_count: int) -> tuple[str, str]:
@@ -100,14 +103,9 @@ def variant_config(name: str, sigma: float, joint_steps: int, train: str, val: s
 
 
 def run_variant(config, wd: str) -> dict:
-  """Trains (or resumes) and evaluates one variant; returns its results.json."""
-  from vision_jax.tasks.denoise import modes
-  from vision_jax.train import workdir as workdir_lib
-  path = os.path.join(wd, "results.json")
-  if not os.path.exists(path):
-    workdir_lib.check(config, wd, "train")
-    modes.train(config, wd)
-  with open(path) as f:
+  """Trains (or resumes) and evaluates one variant with bench_denoise's trainer; returns its results.json."""
+  suite.train(config, wd)
+  with open(os.path.join(wd, "results.json")) as f:
     return json.load(f)
 
 
